@@ -1,0 +1,112 @@
+# -*- coding: utf-8 -*-
+# Copyright: kubeforge maintainers
+# GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Group the inventory's hosts into clusters and check the rules that span hosts.
+
+Pure logic: it takes one record a host (what the host's own variables say about
+it) and returns the clusters plus a list of human-readable errors. No I/O.
+"""
+from __future__ import annotations
+
+from collections import OrderedDict
+from typing import Any
+
+DISTRIBUTIONS = ("k3s", "kubeadm")
+DATASTORES = ("sqlite", "etcd", "external")
+ROLES = ("server", "agent")
+
+
+def _err(errors: list[str], text: str) -> None:
+    if text not in errors:
+        errors.append(text)
+
+
+def plan_clusters(nodes: list[dict[str, Any]]) -> dict[str, Any]:
+    """Build the cluster plan.
+
+    Each node record has: ``host`` (inventory name), ``cluster`` (cluster name),
+    ``distribution``, ``datastore``, ``roles`` (a list of ``server``/``agent``),
+    ``address`` (how the other hosts and the controller reach it),
+    ``node_name`` and ``api_endpoint`` (the cluster_api_endpoint it was given).
+
+    Returns ``{"clusters": {name: {...}}, "errors": [str, ...]}``. Hosts keep the
+    order the inventory gives them, so the first server is stable across runs.
+    """
+    errors: list[str] = []
+    clusters: "OrderedDict[str, dict[str, Any]]" = OrderedDict()
+
+    for node in nodes:
+        host = node["host"]
+        name = str(node.get("cluster") or "")
+        if not name:
+            _err(errors, f"{host}: cluster_name is empty; give every host the name of the cluster it belongs to.")
+            continue
+        roles = [r for r in node.get("roles", []) if r in ROLES]
+        if not roles:
+            _err(errors, f"{host}: the host is in neither the server group nor the agent group; "
+                         "put it in one of them or leave it out of the play.")
+            continue
+        if len(roles) > 1:
+            _err(errors, f"{host}: the host is in both the server and the agent group; a node is one or the other.")
+            continue
+        cluster = clusters.setdefault(name, {
+            "name": name,
+            "distribution": node.get("distribution"),
+            "datastore": node.get("datastore"),
+            "servers": [],
+            "agents": [],
+            "api_endpoints": [],
+            "hosts": [],
+        })
+        cluster["hosts"].append(host)
+        cluster[roles[0] + "s"].append(host)
+        for key, var in (("distribution", "cluster_distribution"), ("datastore", "cluster_datastore")):
+            if node.get(key) != cluster[key]:
+                _err(errors, f"cluster '{name}': {var} differs between hosts ({cluster['hosts'][0]}: "
+                             f"{cluster[key]!r}, {host}: {node.get(key)!r}); set it once for the whole cluster "
+                             "(for example in the cluster's group_vars).")
+        endpoint = node.get("api_endpoint") or ""
+        if endpoint and endpoint not in cluster["api_endpoints"]:
+            cluster["api_endpoints"].append(endpoint)
+
+    by_node_name: dict[tuple[str, str], str] = {}
+    for node in nodes:
+        key = (str(node.get("cluster")), str(node.get("node_name") or node["host"]))
+        if key in by_node_name and by_node_name[key] != node["host"]:
+            _err(errors, f"cluster '{key[0]}': hosts {by_node_name[key]} and {node['host']} would both register "
+                         f"as node '{key[1]}'; give one of them another hostname or node name.")
+        by_node_name.setdefault(key, node["host"])
+
+    address_of = {n["host"]: n.get("address") or n["host"] for n in nodes}
+    for name, cluster in clusters.items():
+        if cluster["distribution"] not in DISTRIBUTIONS:
+            _err(errors, f"cluster '{name}': cluster_distribution must be one of {', '.join(DISTRIBUTIONS)}, "
+                         f"not {cluster['distribution']!r}.")
+        if not cluster["servers"]:
+            _err(errors, f"cluster '{name}': no server; hosts {', '.join(cluster['agents'])} are agents of a cluster "
+                         "without a control plane. Add at least one host of the cluster to the server group.")
+            continue
+        if len(cluster["api_endpoints"]) > 1:
+            _err(errors, f"cluster '{name}': cluster_api_endpoint differs between hosts "
+                         f"({', '.join(cluster['api_endpoints'])}); set it once for the cluster.")
+        if cluster["distribution"] == "k3s":
+            if cluster["datastore"] not in DATASTORES:
+                _err(errors, f"cluster '{name}': cluster_datastore must be one of {', '.join(DATASTORES)}, "
+                             f"not {cluster['datastore']!r}.")
+            elif cluster["datastore"] == "sqlite" and len(cluster["servers"]) > 1:
+                _err(errors, f"cluster '{name}': the sqlite datastore holds one server, but "
+                             f"{len(cluster['servers'])} are listed ({', '.join(cluster['servers'])}). "
+                             "Set cluster_datastore to 'etcd' (embedded, 3, 5 or 7 servers) or 'external', "
+                             "or keep one server.")
+            elif cluster["datastore"] in ("etcd", "external") and len(cluster["servers"]) > 0:
+                _err(errors, f"cluster '{name}': cluster_datastore '{cluster['datastore']}' is not available yet "
+                             "in this release of kubeforge.cluster; use 'sqlite' with one server.")
+        elif cluster["distribution"] == "kubeadm":
+            _err(errors, f"cluster '{name}': the kubeadm distribution is not available yet in this release of "
+                         "kubeforge.cluster; use cluster_distribution: k3s.")
+        first = cluster["servers"][0]
+        cluster["first_server"] = first
+        cluster["api_endpoint"] = cluster["api_endpoints"][0] if cluster["api_endpoints"] else address_of[first]
+        del cluster["api_endpoints"]
+
+    return {"clusters": dict(clusters), "errors": errors}

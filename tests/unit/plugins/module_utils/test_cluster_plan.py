@@ -1,0 +1,60 @@
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from ansible_collections.kubeforge.cluster.plugins.module_utils.cluster_plan import plan_clusters
+
+
+def node(host: str, cluster: str = "default", roles: tuple[str, ...] = ("server",), **extra: Any) -> dict[str, Any]:
+    record = {"host": host, "cluster": cluster, "distribution": "k3s", "datastore": "sqlite",
+              "roles": list(roles), "address": f"10.0.0.{len(host)}", "node_name": host, "api_endpoint": ""}
+    record.update(extra)
+    return record
+
+
+def test_single_server_cluster() -> None:
+    plan = plan_clusters([node("s1")])
+    assert plan["errors"] == []
+    cluster = plan["clusters"]["default"]
+    assert cluster["servers"] == ["s1"] and cluster["agents"] == []
+    assert cluster["first_server"] == "s1"
+    assert cluster["api_endpoint"] == "10.0.0.2"
+
+
+def test_many_clusters_in_one_inventory_keep_inventory_order() -> None:
+    plan = plan_clusters([node("b1", "b"), node("a1", "a"), node("b2", "b", roles=("agent",))])
+    assert plan["errors"] == []
+    assert list(plan["clusters"]) == ["b", "a"]
+    assert plan["clusters"]["b"]["servers"] == ["b1"]
+    assert plan["clusters"]["b"]["agents"] == ["b2"]
+
+
+def test_explicit_endpoint_wins() -> None:
+    plan = plan_clusters([node("s1", api_endpoint="k8s.example.net")])
+    assert plan["clusters"]["default"]["api_endpoint"] == "k8s.example.net"
+
+
+@pytest.mark.parametrize("nodes, message", [
+    ([node("s1"), node("s2")], "the sqlite datastore holds one server"),
+    ([node("w1", roles=("agent",))], "no server; hosts w1 are agents"),
+    ([node("s1", roles=("server", "agent"))], "in both the server and the agent group"),
+    ([node("s1", roles=())], "in neither the server group nor the agent group"),
+    ([node("s1", cluster="")], "cluster_name is empty"),
+    ([node("s1"), node("w1", roles=("agent",), datastore="etcd")], "cluster_datastore differs between hosts"),
+    ([node("s1", distribution="rke2")], "cluster_distribution must be one of k3s, kubeadm"),
+    ([node("s1", datastore="mongo")], "cluster_datastore must be one of sqlite, etcd, external"),
+    ([node("s1"), node("w1", roles=("agent",), node_name="s1")], "would both register as node 's1'"),
+    ([node("s1", api_endpoint="a"), node("w1", roles=("agent",), api_endpoint="b")], "cluster_api_endpoint differs"),
+    ([node("s1", distribution="kubeadm")], "kubeadm distribution is not available yet"),
+    ([node("s1", datastore="etcd")], "'etcd' is not available yet"),
+])
+def test_invalid_inventories_are_explained(nodes: list[dict[str, Any]], message: str) -> None:
+    errors = plan_clusters(nodes)["errors"]
+    assert any(message in e for e in errors), errors
+
+
+def test_same_node_name_in_different_clusters_is_fine() -> None:
+    plan = plan_clusters([node("a", "one", node_name="n"), node("b", "two", node_name="n")])
+    assert plan["errors"] == []
