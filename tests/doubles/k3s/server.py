@@ -1,0 +1,684 @@
+"""`k3s server` for the kubeforge test double (SQLite mode first)."""
+import base64
+import grp
+import ipaddress
+import json
+import os
+import secrets
+import signal
+import socket
+import tarfile
+import threading
+import time
+
+from . import api as apimod
+from . import klog, pki, tokens, version
+from .state import Store, now_rfc3339
+
+CGROUP_ROOT_ENV = "KUBEFORGE_DOUBLE_CGROUP_ROOT"  # TEST HOOK ONLY (unit tests)
+EGRESS_MODES = ("agent", "cluster", "pod", "disabled")
+FLANNEL_BACKENDS = ("vxlan", "host-gw", "wireguard-native", "none")
+_GO_FALSE = ("0", "f", "F", "false", "FALSE", "False")
+
+
+def default_data_dir():
+    if os.geteuid() == 0:
+        return "/var/lib/rancher/k3s"
+    return os.path.join(os.path.expanduser("~"), ".rancher", "k3s")
+
+
+def default_kubeconfig():
+    if os.geteuid() == 0:
+        return "/etc/rancher/k3s/k3s.yaml"
+    return os.path.join(os.path.expanduser("~"), ".kube", "k3s.yaml")
+
+
+# ---------------------------------------------------------------------------
+# validations (CONTRACT §5)
+
+def _parse_cidrs(values, what):
+    nets = []
+    for v in values:
+        try:
+            nets.append(ipaddress.ip_network(v, strict=False))
+        except ValueError:
+            klog.fatal("invalid %s %s: invalid CIDR address: %s", what, v, v)
+        if "/" not in v:
+            klog.fatal("invalid %s %s: invalid CIDR address: %s", what, v, v)
+    return nets
+
+
+def _families(items):
+    return sorted({x.version for x in items})
+
+
+def validate_port_range(s):
+    def bad(reason):
+        klog.fatal("invalid port range %s: %s", s, reason)
+    s = s.strip()
+    if not s:
+        bad("empty port range")
+    if "+" in s:
+        a, _, off = s.partition("+")
+        if not (a.isdigit() and off.isdigit()):
+            bad("unable to parse port range: %s" % s)
+        base, size = int(a), int(off) + 1
+    elif "-" in s:
+        a, _, b = s.partition("-")
+        if not (a.isdigit() and b.isdigit()):
+            bad("unable to parse port range: %s" % s)
+        base, size = int(a), int(b) - int(a) + 1
+    else:
+        if not s.isdigit():
+            bad("unable to parse port range: %s" % s)
+        base, size = int(s), 1
+    if size < 1 or base < 0 or base + size - 1 > 65535:
+        bad("range %s is not valid" % s)
+    return base, size
+
+
+def validate(o, environ):
+    """Fatal on invalid flag combinations; returns derived network config."""
+    if o["cluster-reset-restore-path"] and not o["cluster-reset"]:
+        klog.fatal("invalid flag use; --cluster-reset required with --cluster-reset-restore-path")
+    if o["disable-etcd"] and not o["server"]:
+        klog.fatal("invalid flag use; --server is required with --disable-etcd")
+    if o["datastore-endpoint"] and o["disable-apiserver"]:
+        klog.fatal("invalid flag use; cannot use --disable-apiserver with --datastore-endpoint")
+    if o["datastore-endpoint"] and o["disable-etcd"]:
+        klog.fatal("invalid flag use; cannot use --disable-etcd with --datastore-endpoint")
+    if o["cluster-reset"] and o["server"]:
+        klog.fatal("cannot perform cluster-reset while server URL is set - remove server from configuration before resetting")
+    if o["server"]:
+        scheme = o["server"].split("://", 1)[0] if "://" in o["server"] else ""
+        if scheme != "https":
+            klog.fatal("only https:// URLs are supported, invalid scheme: %s", o["server"])
+    for key in ("token", "agent-token"):
+        if o[key]:
+            try:
+                tokens.parse(o[key])
+            except tokens.TokenError as e:
+                klog.fatal("failed to normalize server token; must be in format K10<CA-HASH>::<USERNAME>:<PASSWORD> or <PASSWORD>: %s" % e
+                           if key == "token" else "failed to normalize agent token: %s" % e)
+
+    cluster_cidrs = _parse_cidrs(o["cluster-cidr"] or ["10.42.0.0/16"], "cluster-cidr")
+    service_cidrs = _parse_cidrs(o["service-cidr"] or ["10.43.0.0/16"], "service-cidr")
+    if o["cluster-dns"]:
+        dns = []
+        for v in o["cluster-dns"]:
+            try:
+                dns.append(ipaddress.ip_address(v))
+            except ValueError:
+                klog.fatal("invalid cluster-dns address %s", v)
+    else:
+        dns = [n.network_address + 10 for n in service_cidrs]
+    validate_port_range(o["service-node-port-range"])
+    if o["egress-selector-mode"] not in EGRESS_MODES:
+        klog.fatal("invalid egress-selector-mode %s", o["egress-selector-mode"])
+    fb = o["flannel-backend"]
+    if fb in ("ipsec", "wireguard"):
+        klog.fatal("The %s backend was deprecated and has been removed from k3s; please switch to wireguard-native. Check our docs for information on how to migrate.", fb)
+    if fb not in FLANNEL_BACKENDS:
+        klog.fatal("invalid flannel backend: %s; supported backends are %s", fb, ", ".join(FLANNEL_BACKENDS))
+
+    node_ips = []
+    for v in o["node-ip"]:
+        try:
+            node_ips.append(ipaddress.ip_address(v))
+        except ValueError:
+            klog.fatal("invalid node-ip %s", v)
+    for v in o["node-external-ip"]:
+        try:
+            ipaddress.ip_address(v)
+        except ValueError:
+            klog.fatal("invalid node-external-ip %s", v)
+    cc = ",".join(str(n) for n in cluster_cidrs)
+    sc = ",".join(str(n) for n in service_cidrs)
+    if _families(cluster_cidrs) != _families(service_cidrs):
+        klog.fatal("cluster-cidr: %s and service-cidr: %s, must share the same IP version (IPv4, IPv6 or dual-stack)", cc, sc)
+    if node_ips and not set(_families(cluster_cidrs)) <= set(_families(node_ips)):
+        klog.fatal("node-ip: %s, cluster-cidr: %s and service-cidr: %s, must share the same IP version (IPv4, IPv6 or dual-stack)",
+                   ",".join(str(i) for i in node_ips), cc, sc)
+    for v in o["advertise-address"] and [o["advertise-address"]] or []:
+        try:
+            ipaddress.ip_address(v)
+        except ValueError:
+            klog.fatal("invalid advertise-address %s", v)
+    return {"cluster_cidrs": cluster_cidrs, "service_cidrs": service_cidrs, "dns": dns, "node_ips": node_ips}
+
+
+def cgroup_guard(o, environ):
+    if version.MINOR < 35:
+        return
+    root = environ.get(CGROUP_ROOT_ENV) or "/sys/fs/cgroup"
+    if os.path.exists(os.path.join(root, "cgroup.controllers")):
+        return
+    for arg in o["kubelet-arg"]:
+        k, _, v = arg.partition("=")
+        if k == "fail-cgroupv1" and v in _GO_FALSE:
+            return
+    klog.fatal("kubelet exited: failed to run Kubelet: kubelet is configured to not run on a host using cgroup v1. "
+               "cgroup v1 support is unsupported and will be removed in a future release")
+
+
+# ---------------------------------------------------------------------------
+
+def detect_ipv4():
+    try:
+        s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        try:
+            s.connect(("10.255.255.255", 1))
+            ip = s.getsockname()[0]
+        finally:
+            s.close()
+        if ip and not ip.startswith("0."):
+            return ip
+    except OSError:
+        pass
+    try:
+        ip = socket.gethostbyname(socket.gethostname())
+        if not ip.startswith("127."):
+            return ip
+    except OSError:
+        pass
+    return "127.0.0.1"
+
+
+def sd_notify(msg, environ):
+    addr = environ.get("NOTIFY_SOCKET")
+    if not addr:
+        return False
+    if addr.startswith("@"):
+        addr = "\0" + addr[1:]
+    s = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+    try:
+        s.connect(addr)
+        s.sendall(msg.encode())
+    except OSError as e:
+        klog.warn("Failed to notify systemd: %s", e)
+        return False
+    finally:
+        s.close()
+    return True
+
+
+def read_token_file(path, what="token"):
+    try:
+        with open(path) as fh:
+            return fh.read().strip()
+    except OSError as e:
+        klog.fatal("failed to read %s file: %s", what, e)
+
+
+def _write(path, data, mode):
+    tmp = path + ".tmp"
+    with open(tmp, "w") as fh:
+        fh.write(data)
+    os.chmod(tmp, mode)
+    os.replace(tmp, path)
+
+
+def _symlink(target, link):
+    if os.path.islink(link) and os.readlink(link) == target:
+        return
+    if os.path.lexists(link):
+        os.remove(link)
+    os.symlink(target, link)
+
+
+class K3sServer:
+    def __init__(self, o, source, environ):
+        self.o = o
+        self.source = source
+        self.environ = environ
+        self.stop = threading.Event()
+
+    # -- paths -------------------------------------------------------------
+    def setup_paths(self):
+        dd = self.o["data-dir"] or default_data_dir()
+        self.data_dir = os.path.abspath(os.path.expanduser(dd))
+        self.sdir = os.path.join(self.data_dir, "server")
+        self.tls = os.path.join(self.sdir, "tls")
+        self.cred = os.path.join(self.sdir, "cred")
+        self.dbdir = os.path.join(self.sdir, "db")
+        for d in (self.sdir, self.tls, self.cred, self.dbdir, os.path.join(self.sdir, "manifests"),
+                  os.path.join(self.data_dir, "agent")):
+            os.makedirs(d, exist_ok=True)
+        os.chmod(self.sdir, 0o700)
+
+    def tlsf(self, name):
+        return os.path.join(self.tls, name)
+
+    # -- PKI ---------------------------------------------------------------
+    def ensure_cas(self):
+        made = False
+        for base, prefix in (("server-ca", "k3s-server-ca"), ("client-ca", "k3s-client-ca"),
+                             ("request-header-ca", "k3s-request-header-ca")):
+            crt, key = self.tlsf(base + ".crt"), self.tlsf(base + ".key")
+            if not (os.path.exists(crt) and os.path.exists(key)):
+                pki.make_ca(crt, key, prefix)
+                made = True
+        self.ca_hash = pki.file_sha256(self.tlsf("server-ca.crt"))
+        return made
+
+    def ensure_serving_cert(self, net):
+        o = self.o
+        hostname = socket.gethostname()
+        dns = ["kubernetes", "kubernetes.default", "kubernetes.default.svc",
+               "kubernetes.default.svc." + o["cluster-domain"], "localhost", hostname, self.node_name]
+        ips = ["127.0.0.1", "::1"] + [str(n.network_address + 1) for n in net["service_cidrs"]]
+        ips += [str(i) for i in self.node_ips]
+        if o["advertise-address"]:
+            ips.append(o["advertise-address"])
+        d2, i2 = pki.split_sans(o["tls-san"])
+        dns_l, ip_l = pki.split_sans(dns + d2 + ips + i2)
+        want = {"dns": sorted(dns_l), "ip": sorted(ip_l)}
+        crt, key = self.tlsf("serving-kube-apiserver.crt"), self.tlsf("serving-kube-apiserver.key")
+        sanfile = self.tlsf("serving-kube-apiserver.sans.json")
+        have = None
+        if os.path.exists(sanfile) and os.path.exists(crt):
+            with open(sanfile) as fh:
+                have = json.load(fh)
+        if have != want:
+            if have is not None:
+                klog.info("Updating TLS secret for kube-system/k3s-serving (count: %d): %s", len(dns_l) + len(ip_l),
+                          " ".join(["listener.cattle.io/cn-%s=%s" % (x, x) for x in dns_l + ip_l]))
+            pki.make_leaf(crt, key, self.tlsf("server-ca.crt"), self.tlsf("server-ca.key"),
+                          "/O=k3s/CN=kube-apiserver", dns_l, ip_l, server=True)
+            with open(sanfile, "w") as fh:
+                json.dump(want, fh)
+        if not (os.path.exists(self.tlsf("client-admin.crt")) and os.path.exists(self.tlsf("client-admin.key"))):
+            pki.make_leaf(self.tlsf("client-admin.crt"), self.tlsf("client-admin.key"),
+                          self.tlsf("client-ca.crt"), self.tlsf("client-ca.key"),
+                          "/O=system:masters/CN=system:admin", client=True)
+
+    # -- tokens ------------------------------------------------------------
+    def setup_tokens(self):
+        o = self.o
+        raw = o["token"]
+        if not raw and o["token-file"]:
+            raw = read_token_file(o["token-file"])
+            if not raw:
+                klog.fatal("failed to normalize server token; must be in format K10<CA-HASH>::<USERNAME>:<PASSWORD> or <PASSWORD>: token must not be empty")
+        given = None
+        if raw:
+            try:
+                given = tokens.parse(raw)
+            except tokens.TokenError as e:
+                klog.fatal("failed to normalize server token; must be in format K10<CA-HASH>::<USERNAME>:<PASSWORD> or <PASSWORD>: %s", e)
+            if given.ca_hash and given.ca_hash != self.ca_hash:
+                klog.fatal("token CA hash does not match the Cluster CA certificate hash: %s != %s",
+                           given.ca_hash, self.ca_hash)
+        tfile = os.path.join(self.sdir, "token")
+        existing = None
+        if os.path.exists(tfile):
+            with open(tfile) as fh:
+                try:
+                    existing = tokens.parse(fh.read().strip())
+                except tokens.TokenError:
+                    existing = None
+        if existing and given and existing.password != given.password:
+            klog.fatal("starting kubernetes: preparing server: failed to normalize server token: "
+                       "bootstrap data already found and encrypted with different token")
+        if given:
+            pw = given.password
+        elif existing:
+            pw = existing.password
+        else:
+            pw = tokens.random_password()
+        self.password = pw
+        _write(tfile, "K10%s::server:%s\n" % (self.ca_hash, pw), 0o600)
+        _symlink("token", os.path.join(self.sdir, "node-token"))
+        araw = o["agent-token"]
+        if not araw and o["agent-token-file"]:
+            araw = read_token_file(o["agent-token-file"], "agent token")
+        afile = os.path.join(self.sdir, "agent-token")
+        if araw:
+            at = tokens.parse(araw)
+            if at.ca_hash and at.ca_hash != self.ca_hash:
+                klog.fatal("token CA hash does not match the Cluster CA certificate hash: %s != %s",
+                           at.ca_hash, self.ca_hash)
+            self.agent_password = at.password
+            if os.path.islink(afile):
+                os.remove(afile)
+            _write(afile, "K10%s::node:%s\n" % (self.ca_hash, at.password), 0o600)
+        else:
+            self.agent_password = pw
+            _symlink("token", afile)
+        _write(os.path.join(self.cred, "passwd"),
+               "%s,server,server,k3s:server\n%s,node,node,k3s:agent\n" % (pw, self.agent_password), 0o600)
+
+    # -- node ----------------------------------------------------------------
+    def setup_node_identity(self, net):
+        o = self.o
+        name = o["node-name"] or socket.gethostname()
+        name = name.lower()
+        if o["with-node-id"]:
+            idf = os.path.join(self.cred, "node-id")
+            if not os.path.exists(idf):
+                _write(idf, secrets.token_hex(4) + "\n", 0o600)
+            with open(idf) as fh:
+                name = "%s-%s" % (name, fh.read().strip())
+        self.node_name = name
+        self.node_ips = net["node_ips"] or [ipaddress.ip_address(detect_ipv4())]
+
+    def register_node(self, store):
+        o = self.o
+        arch = version.arch()
+        existing = store.get("nodes", self.node_name)
+        ips = [str(i) for i in self.node_ips]
+        addresses = [{"type": "InternalIP", "address": ip} for ip in ips]
+        addresses += [{"type": "ExternalIP", "address": ip} for ip in o["node-external-ip"]]
+        addresses.append({"type": "Hostname", "address": self.node_name})
+        now = now_rfc3339()
+        uname = os.uname()
+        os_image = "Linux"
+        try:
+            with open("/etc/os-release") as fh:
+                for line in fh:
+                    if line.startswith("PRETTY_NAME="):
+                        os_image = line.split("=", 1)[1].strip().strip('"')
+        except OSError:
+            pass
+        status = {
+            "addresses": addresses,
+            "capacity": {"cpu": str(os.cpu_count() or 1), "memory": "2048Mi", "pods": "110", "ephemeral-storage": "10Gi"},
+            "allocatable": {"cpu": str(os.cpu_count() or 1), "memory": "2048Mi", "pods": "110", "ephemeral-storage": "10Gi"},
+            "conditions": [
+                {"type": t, "status": "False", "reason": "Kubelet" + r, "message": m,
+                 "lastHeartbeatTime": now, "lastTransitionTime": now}
+                for t, r, m in (("MemoryPressure", "HasSufficientMemory", "kubelet has sufficient memory available"),
+                                ("DiskPressure", "HasNoDiskPressure", "kubelet has no disk pressure"),
+                                ("PIDPressure", "HasSufficientPID", "kubelet has sufficient PID available"))
+            ] + [{"type": "Ready", "status": "True", "reason": "KubeletReady",
+                  "message": "kubelet is posting ready status", "lastHeartbeatTime": now, "lastTransitionTime": now}],
+            "daemonEndpoints": {"kubeletEndpoint": {"Port": 10250}},
+            "nodeInfo": {"architecture": arch, "bootID": "", "containerRuntimeVersion": "containerd://2.0.5-k3s1",
+                         "kernelVersion": uname.release, "kubeProxyVersion": version.VERSION,
+                         "kubeletVersion": version.VERSION, "machineID": "", "operatingSystem": "linux",
+                         "osImage": os_image, "systemUUID": ""},
+        }
+        annotations = {"k3s.io/hostname": socket.gethostname(), "k3s.io/internal-ip": ",".join(ips),
+                       "flannel.alpha.coreos.com/public-ip": ips[0],
+                       "flannel.alpha.coreos.com/backend-type": o["flannel-backend"],
+                       "node.alpha.kubernetes.io/ttl": "0",
+                       "volumes.kubernetes.io/controller-managed-attach-detach": "true"}
+        if existing is None:
+            labels = {"kubernetes.io/arch": arch, "beta.kubernetes.io/arch": arch,
+                      "kubernetes.io/os": "linux", "beta.kubernetes.io/os": "linux",
+                      "kubernetes.io/hostname": self.node_name,
+                      "node-role.kubernetes.io/control-plane": "true",
+                      "node-role.kubernetes.io/master": "true",
+                      "node.kubernetes.io/instance-type": "k3s"}
+            if o["cluster-init"]:
+                labels["node-role.kubernetes.io/etcd"] = "true"
+            for l in o["node-label"]:
+                k, sep, v = l.partition("=")
+                if not sep or not k:
+                    klog.fatal("failed to validate kubelet flags: invalid node labels: %s must be in the form key=value", l)
+                labels[k] = v
+            taints = []
+            for t in o["node-taint"]:
+                kv, sep, effect = t.rpartition(":")
+                if not sep or effect not in ("NoSchedule", "PreferNoSchedule", "NoExecute"):
+                    klog.fatal("failed to validate kubelet flags: invalid taint spec: %s", t)
+                k, _, v = kv.partition("=")
+                taint = {"key": k, "effect": effect}
+                if v:
+                    taint["value"] = v
+                taints.append(taint)
+            cidr = self.net["cluster_cidrs"][0]
+            pod_cidr = str(next(cidr.subnets(new_prefix=24 if cidr.version == 4 else 64)))
+            node = {"metadata": {"name": self.node_name, "labels": labels, "annotations": annotations},
+                    "spec": {"podCIDR": pod_cidr, "podCIDRs": [pod_cidr], "providerID": "k3s://" + self.node_name},
+                    "status": status}
+            if taints:
+                node["spec"]["taints"] = taints
+            store.create("nodes", node)
+            klog.info("Registered node %s", self.node_name)
+        else:
+            existing.setdefault("metadata", {}).setdefault("annotations", {}).update(annotations)
+            old = {c["type"]: c for c in existing.get("status", {}).get("conditions", [])}
+            for c in status["conditions"]:
+                if c["type"] in old and old[c["type"]].get("status") == c["status"]:
+                    c["lastTransitionTime"] = old[c["type"]].get("lastTransitionTime", now)
+            existing["status"] = status
+            store.update("nodes", existing)
+            klog.info("Node %s already registered; labels and taints are not re-applied", self.node_name)
+
+    def heartbeat(self, store):
+        while not self.stop.wait(15):
+            try:
+                node = store.get("nodes", self.node_name)
+                if node is None:
+                    continue
+                now = now_rfc3339()
+                for c in node.get("status", {}).get("conditions", []):
+                    c["lastHeartbeatTime"] = now
+                store.update("nodes", node)
+            except Exception as e:  # pragma: no cover
+                klog.warn("Failed to update node heartbeat: %s", e)
+
+    # -- kubeconfig ----------------------------------------------------------
+    def write_kubeconfig(self):
+        o = self.o
+        path = o["write-kubeconfig"] or default_kubeconfig()
+        is_default = not o["write-kubeconfig"]
+        if os.path.islink(path):
+            klog.info("Kubeconfig %s is a symlink; not overwriting", path)
+            return path
+        host = "127.0.0.1"
+        ba = o["bind-address"]
+        if ba and ba not in ("0.0.0.0", "::"):
+            host = ba
+        elif self.node_ips and all(i.version == 6 for i in self.node_ips):
+            host = "::1"
+        if ":" in host:
+            host = "[%s]" % host
+
+        def b64(p):
+            with open(p, "rb") as fh:
+                return base64.b64encode(fh.read()).decode()
+        text = ("apiVersion: v1\nclusters:\n- cluster:\n    certificate-authority-data: %s\n"
+                "    server: https://%s:%d\n  name: default\ncontexts:\n- context:\n    cluster: default\n"
+                "    user: default\n  name: default\ncurrent-context: default\nkind: Config\npreferences: {}\n"
+                "users:\n- name: default\n  user:\n    client-certificate-data: %s\n    client-key-data: %s\n"
+                % (b64(self.tlsf("server-ca.crt")), host, o["https-listen-port"],
+                   b64(self.tlsf("client-admin.crt")), b64(self.tlsf("client-admin.key"))))
+        os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+        _write(path, text, 0o600)
+        _write(os.path.join(self.cred, "admin.kubeconfig"), text, 0o600)
+        mode_s = o["write-kubeconfig-mode"]
+        if mode_s:
+            try:
+                mode = int(mode_s, 8)
+                if mode < 0 or mode > 0o7777:
+                    raise ValueError
+                os.chmod(path, mode)
+            except ValueError:
+                klog.error("Failed to set %s to mode %s: strconv.ParseInt: parsing %s: invalid syntax",
+                           path, mode_s, json.dumps(mode_s))
+        if o["write-kubeconfig-group"]:
+            g = o["write-kubeconfig-group"]
+            try:
+                gid = int(g) if g.isdigit() else grp.getgrnam(g).gr_gid
+                os.chown(path, -1, gid)
+            except (KeyError, OSError) as e:
+                klog.error("Failed to set %s to group %s: %s", path, g, e)
+        klog.info("Wrote kubeconfig %s", path)
+        if is_default:
+            klog.info("Run: k3s kubectl")
+        return path
+
+    # -- airgap ----------------------------------------------------------------
+    def import_images(self):
+        d = os.path.join(self.data_dir, "agent", "images")
+        if not os.path.isdir(d):
+            return
+        for name in sorted(os.listdir(d)):
+            full = os.path.join(d, name)
+            if ".tar" not in name or not os.path.isfile(full):
+                continue
+            klog.info("Importing images from %s", full)
+            t0 = time.time()
+            try:
+                if name.endswith((".tar.zst", ".tar.zstd")):
+                    with open(full, "rb") as fh:
+                        if fh.read(4) != b"\x28\xb5\x2f\xfd":
+                            raise tarfile.ReadError("not a zstd archive")
+                else:
+                    with tarfile.open(full, "r:*") as tf:
+                        tf.getmembers()
+            except (tarfile.TarError, OSError, EOFError) as e:
+                klog.error("Failed to import images from %s: %s", full, e)
+                continue
+            klog.info("Imported images from %s in %s", full, "%.3fs" % (time.time() - t0))
+
+    # -- auth ------------------------------------------------------------------
+    def authenticate(self, handler):
+        subj = handler.client_cert_subject()
+        if subj and subj.get("commonName"):
+            return subj["commonName"][0]
+        auth = handler.headers.get("Authorization") or ""
+        if auth.startswith("Bearer "):
+            tok = auth[7:].strip()
+            if secrets.compare_digest(tok, self.password):
+                return "server"
+            try:
+                t = tokens.parse(tok)
+                if t.password and secrets.compare_digest(t.password, self.password):
+                    return "server"
+            except tokens.TokenError:
+                pass
+        return None
+
+    def basic_user(self, handler):
+        auth = handler.headers.get("Authorization") or ""
+        if not auth.startswith("Basic "):
+            return None
+        try:
+            user, _, pw = base64.b64decode(auth[6:].strip()).decode().partition(":")
+        except (ValueError, UnicodeDecodeError):
+            return None
+        if user == "server" and secrets.compare_digest(pw, self.password):
+            return "server"
+        if user == "node" and (secrets.compare_digest(pw, self.agent_password)
+                               or secrets.compare_digest(pw, self.password)):
+            return "node"
+        return None
+
+    def routes(self):
+        def ping(h):
+            return 200, "text/plain", "pong"
+
+        def cacerts(h):
+            with open(self.tlsf("server-ca.crt"), "rb") as fh:
+                return 200, "text/plain", fh.read()
+
+        def readyz(h):
+            if not self.basic_user(h):
+                return 401, "text/plain", "Unauthorized\n"
+            return 200, "text/plain", "ok"
+
+        def bootstrap(h):
+            if self.basic_user(h) != "server":
+                return 401, "text/plain", "Unauthorized\n"
+            if not self.etcd_mode:
+                klog.warn("Received server bootstrap request from %s but embedded etcd is not enabled",
+                          h.client_address[0])
+                return 400, "text/plain", "etcd disabled\n"
+            files = {}
+            for n in sorted(os.listdir(self.tls)):
+                if n.endswith((".crt", ".key")) and "ca" in n:
+                    with open(self.tlsf(n)) as fh:
+                        files[n] = fh.read()
+            return 200, "application/json", json.dumps(files)
+        return {"/ping": ping, "/cacerts": cacerts, "/v1-k3s/readyz": readyz,
+                "/v1-k3s/server-bootstrap": bootstrap}
+
+    # -- run -------------------------------------------------------------------
+    def run(self):
+        o = self.o
+        klog.DEBUG = bool(o["debug"])
+        net = validate(o, self.environ)
+        self.net = net
+        cgroup_guard(o, self.environ)
+        klog.info("Starting k3s %s (%s)", version.VERSION, version.COMMIT)
+        self.setup_paths()
+        self.etcd_mode = False
+        if o["server"] and not os.path.exists(os.path.join(self.dbdir, "state.db")):
+            if not (o["token"] or o["token-file"]):
+                klog.fatal("starting kubernetes: preparing server: failed to normalize server token; must be in format K10<CA-HASH>::<USERNAME>:<PASSWORD> or <PASSWORD>: token must not be empty")
+            klog.fatal("starting kubernetes: preparing server: joining an existing cluster (--server %s) "
+                       "is not implemented by the kubeforge K3s test double", o["server"])
+        if o["cluster-reset"]:
+            if not os.path.isdir(os.path.join(self.dbdir, "etcd")):
+                klog.fatal("starting kubernetes: preparing server: cluster-reset requires embedded etcd "
+                           "(kubeforge K3s test double: no etcd database in %s)", self.dbdir)
+            open(os.path.join(self.dbdir, "reset-flag"), "w").close()
+            klog.info("Managed etcd cluster membership has been reset, restart without --cluster-reset flag now. "
+                      "Backup and delete ${datadir}/server/db on each peer etcd server and rejoin the nodes")
+            return 0
+        if o["cluster-init"] or os.path.isdir(os.path.join(self.dbdir, "etcd")):
+            self.etcd_mode = True
+            os.makedirs(os.path.join(self.dbdir, "etcd"), exist_ok=True)
+            rf = os.path.join(self.dbdir, "reset-flag")
+            if os.path.exists(rf):
+                os.remove(rf)
+        self.setup_node_identity(net)
+        t0 = time.time()
+        self.ensure_cas()
+        self.setup_tokens()
+        self.ensure_serving_cert(net)
+        klog.debug("PKI ready in %.2fs", time.time() - t0)
+        ds = o["datastore-endpoint"]
+        if ds and not ds.startswith("sqlite://"):
+            klog.info("Datastore endpoint %s is simulated with local SQLite by the kubeforge test double",
+                      ds.split("://", 1)[0] + "://...")
+        store = Store(os.path.join(self.dbdir, "state.db"))
+        klog.info("Configuring sqlite3 database connection pooling: maxIdleConns=2, maxOpenConns=0, connMaxLifetime=0s")
+        klog.info("Database tables and indexes are up to date")
+        if self.etcd_mode:
+            klog.info("Starting etcd for new cluster (simulated on SQLite by the kubeforge test double)")
+        for ns in ("default", "kube-system", "kube-public", "kube-node-lease"):
+            apimod.ensure_namespace(store, ns)
+        bind = o["bind-address"] or "0.0.0.0"
+        port = o["https-listen-port"]
+        if not 0 < port < 65536:
+            klog.fatal("starting kubernetes: preparing server: listen tcp %s:%d: invalid port", bind, port)
+        server_addr = "%s:%d" % (o["advertise-address"] or str(self.node_ips[0]), o["advertise-port"] or port)
+        vi = {"major": str(version.MAJOR), "minor": str(version.MINOR), "gitVersion": version.VERSION,
+              "gitCommit": version.COMMIT + "0" * 32, "gitTreeState": "clean",
+              "buildDate": "2025-01-01T00:00:00Z", "goVersion": version.GO_VERSION, "compiler": "gc",
+              "platform": "linux/" + version.arch()}
+        self.api = apimod.APIServer(store, vi, self.authenticate, self.routes(), host=bind, port=port,
+                                    certfile=self.tlsf("serving-kube-apiserver.crt"),
+                                    keyfile=self.tlsf("serving-kube-apiserver.key"),
+                                    client_ca=self.tlsf("client-ca.crt"), server_address=server_addr)
+        klog.info("Running kube-apiserver --advertise-port=%d --allow-privileged=true --anonymous-auth=false "
+                  "--bind-address=%s --secure-port=6444 --service-cluster-ip-range=%s", port, bind,
+                  ",".join(str(n) for n in net["service_cidrs"]))
+        try:
+            self.api.start()
+        except OSError as e:
+            klog.fatal("starting kubernetes: preparing server: init cluster datastore and https: "
+                       "listen tcp %s:%d: bind: %s", bind, port, (e.strerror or str(e)).lower())
+        self.import_images()
+        self.write_kubeconfig()
+        self.register_node(store)
+        klog.info("Tunnel server egress proxy mode: %s", o["egress-selector-mode"])
+        sd_notify("READY=1\n", self.environ)
+        klog.info("k3s is up and running")
+        hb = threading.Thread(target=self.heartbeat, args=(store,), daemon=True)
+        hb.start()
+
+        def on_signal(signum, frame):
+            self.stop.set()
+        signal.signal(signal.SIGTERM, on_signal)
+        signal.signal(signal.SIGINT, on_signal)
+        while not self.stop.wait(1):
+            pass
+        klog.info("Shutting down k3s server (signal received)")
+        self.api.stop()
+        store.close()
+        return 0

@@ -1,0 +1,126 @@
+"""A tiny kine-like object store in a real SQLite database.
+
+Objects are Kubernetes-style JSON documents keyed by (resource, namespace,
+name).  A single global resourceVersion counter is kept in table ``meta``.
+Reused by the API server in api.py (and by a future kubeadm double).
+"""
+import json
+import sqlite3
+import threading
+import time
+import uuid
+
+
+def now_rfc3339():
+    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+
+
+class Conflict(Exception):
+    pass
+
+
+class Store:
+    def __init__(self, path):
+        self.path = path
+        self._lock = threading.RLock()
+        self.db = sqlite3.connect(path, check_same_thread=False, isolation_level=None, timeout=10)
+        self.db.execute("PRAGMA journal_mode=WAL")
+        self.db.execute("PRAGMA synchronous=NORMAL")
+        self.db.executescript("""
+            CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+            CREATE TABLE IF NOT EXISTS objects (
+                resource TEXT NOT NULL, namespace TEXT NOT NULL, name TEXT NOT NULL,
+                rv INTEGER NOT NULL, body TEXT NOT NULL,
+                PRIMARY KEY (resource, namespace, name));
+        """)
+        self.db.execute("INSERT OR IGNORE INTO meta(key, value) VALUES ('rv', '1')")
+
+    def close(self):
+        with self._lock:
+            self.db.close()
+
+    # -- meta ------------------------------------------------------------
+    def get_meta(self, key, default=None):
+        with self._lock:
+            row = self.db.execute("SELECT value FROM meta WHERE key=?", (key,)).fetchone()
+        return row[0] if row else default
+
+    def set_meta(self, key, value):
+        with self._lock:
+            self.db.execute("INSERT OR REPLACE INTO meta(key, value) VALUES (?, ?)", (key, str(value)))
+
+    def current_rv(self):
+        return int(self.get_meta("rv", "1"))
+
+    def _next_rv(self):
+        rv = int(self.db.execute("SELECT value FROM meta WHERE key='rv'").fetchone()[0]) + 1
+        self.db.execute("UPDATE meta SET value=? WHERE key='rv'", (str(rv),))
+        return rv
+
+    # -- objects ---------------------------------------------------------
+    def get(self, resource, name, namespace=""):
+        with self._lock:
+            row = self.db.execute("SELECT body FROM objects WHERE resource=? AND namespace=? AND name=?",
+                                  (resource, namespace, name)).fetchone()
+        return json.loads(row[0]) if row else None
+
+    def list(self, resource, namespace=None):
+        with self._lock:
+            if namespace is None:
+                rows = self.db.execute("SELECT body FROM objects WHERE resource=? ORDER BY namespace, name",
+                                       (resource,)).fetchall()
+            else:
+                rows = self.db.execute("SELECT body FROM objects WHERE resource=? AND namespace=? ORDER BY name",
+                                       (resource, namespace)).fetchall()
+        return [json.loads(r[0]) for r in rows]
+
+    def create(self, resource, obj, namespace=""):
+        md = obj.setdefault("metadata", {})
+        with self._lock:
+            self.db.execute("BEGIN IMMEDIATE")
+            try:
+                exists = self.db.execute("SELECT 1 FROM objects WHERE resource=? AND namespace=? AND name=?",
+                                         (resource, namespace, md["name"])).fetchone()
+                if exists:
+                    raise Conflict(md["name"])
+                rv = self._next_rv()
+                md.setdefault("uid", str(uuid.uuid4()))
+                md.setdefault("creationTimestamp", now_rfc3339())
+                md["resourceVersion"] = str(rv)
+                self.db.execute("INSERT INTO objects(resource, namespace, name, rv, body) VALUES (?,?,?,?,?)",
+                                (resource, namespace, md["name"], rv, json.dumps(obj, sort_keys=True)))
+                self.db.execute("COMMIT")
+            except BaseException:
+                self.db.execute("ROLLBACK")
+                raise
+        return obj
+
+    def update(self, resource, obj, namespace=""):
+        md = obj["metadata"]
+        with self._lock:
+            self.db.execute("BEGIN IMMEDIATE")
+            try:
+                rv = self._next_rv()
+                md["resourceVersion"] = str(rv)
+                cur = self.db.execute("UPDATE objects SET rv=?, body=? WHERE resource=? AND namespace=? AND name=?",
+                                      (rv, json.dumps(obj, sort_keys=True), resource, namespace, md["name"]))
+                if cur.rowcount == 0:
+                    raise KeyError(md["name"])
+                self.db.execute("COMMIT")
+            except BaseException:
+                self.db.execute("ROLLBACK")
+                raise
+        return obj
+
+    def delete(self, resource, name, namespace=""):
+        with self._lock:
+            self.db.execute("BEGIN IMMEDIATE")
+            try:
+                self._next_rv()
+                cur = self.db.execute("DELETE FROM objects WHERE resource=? AND namespace=? AND name=?",
+                                      (resource, namespace, name))
+                self.db.execute("COMMIT")
+            except BaseException:
+                self.db.execute("ROLLBACK")
+                raise
+        return cur.rowcount > 0

@@ -1,0 +1,132 @@
+"""build.py determinism/asset layout and mirror.py HTTP behaviour."""
+import hashlib
+import json
+import os
+import signal
+import subprocess
+import sys
+import tarfile
+import time
+import urllib.error
+import urllib.request
+
+import pytest
+
+from k3s_double_helpers import DOUBLES, NEW, OLD, asset_dir, free_port
+
+ASSETS = {"amd64": ["k3s", "k3s-airgap-images-amd64.tar.gz", "k3s-images.txt"],
+          "arm64": ["k3s-airgap-images-arm64.tar.gz", "k3s-arm64", "k3s-images.txt"],
+          "arm": ["k3s-airgap-images-arm.tar.gz", "k3s-armhf", "k3s-images.txt"]}
+
+
+def tree_digest(root):
+    out = {}
+    for dp, _, files in os.walk(root):
+        for f in files:
+            p = os.path.join(dp, f)
+            with open(p, "rb") as fh:
+                out[os.path.relpath(p, root)] = (hashlib.sha256(fh.read()).hexdigest(), os.stat(p).st_mode & 0o777)
+    return out
+
+
+def test_build_is_deterministic(release_root, tmp_path):
+    other = tmp_path / "again"
+    subprocess.run([sys.executable, os.path.join(DOUBLES, "build.py"), "--out", str(other),
+                    "--versions", "%s,%s" % (NEW, OLD)], check=True, stdout=subprocess.DEVNULL)
+    assert tree_digest(str(release_root)) == tree_digest(str(other))
+
+
+def test_build_rejects_bad_version(tmp_path):
+    r = subprocess.run([sys.executable, os.path.join(DOUBLES, "build.py"), "--out", str(tmp_path),
+                        "--versions", "1.35"], stderr=subprocess.PIPE, text=True)
+    assert r.returncode != 0 and "invalid k3s version tag" in r.stderr
+
+
+@pytest.mark.parametrize("arch", sorted(ASSETS))
+def test_sha256_files(release_root, arch):
+    d = asset_dir(release_root, NEW)
+    lines = open(os.path.join(d, "sha256sum-%s.txt" % arch)).read().splitlines()
+    names = [l.split("  ", 1)[1] for l in lines]
+    assert names == ASSETS[arch]
+    for l in lines:
+        digest, name = l.split("  ", 1)
+        with open(os.path.join(d, name), "rb") as fh:
+            assert hashlib.sha256(fh.read()).hexdigest() == digest
+    r = subprocess.run(["sha256sum", "--check", "--quiet", "sha256sum-%s.txt" % arch], cwd=d)
+    assert r.returncode == 0
+
+
+def test_binaries_are_single_executable_files(release_root):
+    d = asset_dir(release_root, NEW)
+    for b in ("k3s", "k3s-arm64", "k3s-armhf"):
+        p = os.path.join(d, b)
+        assert os.stat(p).st_mode & 0o777 == 0o755
+        with open(p, "rb") as fh:
+            assert fh.readline() == b"#!/usr/bin/env python3\n"
+    with tarfile.open(os.path.join(d, "k3s-airgap-images-amd64.tar.gz")) as tf:
+        assert "manifest.json" in tf.getnames()
+
+
+def test_channels_json(release_root):
+    ch = json.load(open(os.path.join(str(release_root), "v1-release", "channels.json")))["channels"]
+    assert {c["name"]: c["latest"] for c in ch} == {"stable": NEW, "latest": NEW, "v1.34": OLD, "v1.35": NEW}
+
+
+class NoRedirect(urllib.request.HTTPRedirectHandler):
+    def redirect_request(self, *a, **k):
+        return None
+
+
+@pytest.fixture
+def mirror(release_root, tmp_path):
+    port = free_port()
+    pidfile = tmp_path / "mirror.pid"
+    p = subprocess.Popen([sys.executable, os.path.join(DOUBLES, "mirror.py"), "--root", str(release_root),
+                          "--port", str(port), "--pidfile", str(pidfile), "--log", str(tmp_path / "access.log")],
+                         stderr=subprocess.PIPE)
+    for _ in range(100):
+        try:
+            urllib.request.urlopen("http://127.0.0.1:%d/v1-release/channels" % port, timeout=1).read()
+            break
+        except OSError:
+            time.sleep(0.05)
+    yield "http://127.0.0.1:%d" % port, p, pidfile
+    if p.poll() is None:
+        p.kill()
+        p.wait()
+
+
+def test_mirror_serves_files_and_channels(mirror, release_root):
+    base, proc, pidfile = mirror
+    assert int(pidfile.read_text()) == proc.pid
+    want = open(os.path.join(asset_dir(release_root, NEW), "k3s"), "rb").read()
+    for enc in ("v1.35.1%2Bk3s1", "v1.35.1+k3s1"):
+        got = urllib.request.urlopen("%s/k3s-io/k3s/releases/download/%s/k3s" % (base, enc)).read()
+        assert got == want
+    with pytest.raises(urllib.error.HTTPError) as ei:
+        urllib.request.urlopen(base + "/k3s-io/k3s/releases/download/v9.9.9%2Bk3s1/k3s")
+    assert ei.value.code == 404
+    with pytest.raises(urllib.error.HTTPError) as ei:
+        urllib.request.urlopen(base + "/../../etc/passwd")
+    assert ei.value.code == 404
+    coll = json.loads(urllib.request.urlopen(base + "/v1-release/channels").read())
+    assert coll["type"] == "collection"
+    stable = [c for c in coll["data"] if c["id"] == "stable"][0]
+    assert stable == {"id": "stable", "type": "channel", "name": "stable", "latest": NEW,
+                      "links": {"self": base + "/v1-release/channels/stable"}}
+    opener = urllib.request.build_opener(NoRedirect)
+    with pytest.raises(urllib.error.HTTPError) as ei:
+        opener.open(base + "/v1-release/channels/v1.34")
+    assert ei.value.code == 302
+    assert ei.value.headers["Location"] == "https://github.com/k3s-io/k3s/releases/tag/" + OLD
+    with pytest.raises(urllib.error.HTTPError) as ei:
+        opener.open(base + "/v1-release/channels/nope")
+    assert ei.value.code == 404
+    assert json.loads(ei.value.read())["code"] == "NotFound"
+
+
+def test_mirror_sigterm(mirror):
+    base, proc, pidfile = mirror
+    proc.send_signal(signal.SIGTERM)
+    assert proc.wait(10) == 0
+    assert not pidfile.exists()
