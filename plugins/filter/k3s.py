@@ -13,6 +13,10 @@ import typing as t
 
 from ansible.errors import AnsibleFilterError
 
+from ansible_collections.kubeforge.cluster.plugins.module_utils.k3s_config import (
+    K3sConfigError,
+    check_k3s_config,
+)
 from ansible_collections.kubeforge.cluster.plugins.module_utils.k3s_release import (
     K3sReleaseError,
     classify_k3s_version,
@@ -51,12 +55,18 @@ def _k3s_version_kind(value: str) -> str:
     return classify_k3s_version(value)['kind']
 
 
+def _k3s_config_errors(config: t.Any, command: str = 'server') -> list[str]:
+    """Return what is wrong with K3s settings ``config`` for ``k3s <command>`` (empty when valid)."""
+    return check_k3s_config(config, command)
+
+
 class FilterModule:
     """K3s filters."""
 
     def filters(self) -> dict[str, t.Callable[..., t.Any]]:
         release_errors = (K3sReleaseError,)
         token_errors = (K3sTokenError,)
+        config_errors = (K3sConfigError,)
         return {
             'k3s_asset': _as_filter(k3s_asset, release_errors),
             'sha256_for': _as_filter(_sha256_for, release_errors),
@@ -64,4 +74,5 @@ class FilterModule:
             'k3s_version_parse': _as_filter(k3s_version_facts, release_errors),
             'k3s_token_secret': _as_filter(k3s_token_secret, token_errors),
             'k3s_token_ca_hash': _as_filter(k3s_token_ca_hash, token_errors),
+            'k3s_config_errors': _as_filter(_k3s_config_errors, config_errors),
         }
