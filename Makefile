@@ -5,14 +5,14 @@ SHELL := /bin/bash
 VENV := $(CURDIR)/.venv
 export PATH := $(VENV)/bin:$(PATH)
 export ANSIBLE_COLLECTIONS_PATH := $(CURDIR)/collections
-SCENARIOS ?= k3s-single
+SCENARIOS ?= k3s-single k3s-failures
 MIRROR_PORT ?= 8765
 export KUBEFORGE_MIRROR_PORT := $(MIRROR_PORT)
 RELEASES := $(CURDIR)/.cache/releases
 
 .PHONY: test setup lint unit build sanity doubles molecule scenario mirror-start mirror-stop clean
 
-test: setup lint unit build molecule
+test: setup lint unit build sanity molecule
 	@echo "make test: all stages passed"
 
 setup:
@@ -31,7 +31,7 @@ build:
 	python3 tests/testbed/check_tarball.py build/kubeforge-cluster-*.tar.gz
 
 sanity: build
-	tests/testbed/sanity.sh build/kubeforge-cluster-*.tar.gz
+	tests/testbed/timed.sh sanity tests/testbed/sanity.sh build/kubeforge-cluster-*.tar.gz
 
 doubles:
 	python3 tests/doubles/build.py --out $(RELEASES)

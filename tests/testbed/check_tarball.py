@@ -11,16 +11,17 @@ import tarfile
 
 FORBIDDEN = ("tests/", "molecule/", ".ci/", ".venv/", ".cache/", "collections/", "build/", ".git/", ".config/")
 REQUIRED = ("MANIFEST.json", "FILES.json", "README.md", "meta/runtime.yml", "roles/k3s_server/tasks/main.yml",
-            "plugins/modules/kubeconfig_merge.py", "plugins/lookup/k3s_channel.py", "playbooks/site.yml")
+            "plugins/modules/kubeconfig_merge.py", "plugins/lookup/k3s_channel.py", "playbooks/site.yml",
+            "roles/k3s_agent/tasks/main.yml", "LICENSES/GPL-3.0-or-later.txt")
 
 
 def problems(names: list[str]) -> list[str]:
     found = []
     for name in names:
-        clean = name.lstrip("./")
+        clean = name[2:] if name.startswith("./") else name
         if clean.startswith(FORBIDDEN) or "k3s_double" in clean or "/doubles/" in clean:
             found.append(f"not to be shipped: {clean}")
-    present = {n.lstrip("./") for n in names}
+    present = {n[2:] if n.startswith("./") else n for n in names}
     found += [f"missing: {r}" for r in REQUIRED if r not in present]
     return found
 
