@@ -21,7 +21,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs, urlsplit
 
 from . import klog
-from .state import Conflict, now_rfc3339
+from .state import Conflict, Unavailable, now_rfc3339
 
 # resource -> (kind, namespaced, singular, shortNames)
 CORE_RESOURCES = {
@@ -216,11 +216,18 @@ _DEFAULT_TABLE = ([_col("Name", fmt="name"), _col("Age")],
 class APIServer:
     """HTTPS Kubernetes API.  ``authenticate(handler)`` returns a user name or
     None; ``routes`` maps exact paths to ``fn(handler) -> (code, ctype, body)``
-    served before authentication (supervisor endpoints)."""
+    served before authentication (supervisor endpoints).
+
+    Optional hooks: ``authorize(user, verb, resource, name, body)`` returns
+    None or a forbidden message (-> 403); ``present(resource, obj)`` returns
+    the object as served on reads (computed fields such as node conditions)."""
 
     def __init__(self, store, version_info, authenticate, routes=None, host="0.0.0.0", port=6443,
-                 certfile=None, keyfile=None, client_ca=None, server_address=None):
+                 certfile=None, keyfile=None, client_ca=None, server_address=None, authorize=None,
+                 present=None):
         self.store = store
+        self.authorize = authorize
+        self.present = present
         self.version_info = version_info
         self.authenticate = authenticate
         self.routes = routes or {}
@@ -350,7 +357,7 @@ class _Handler(BaseHTTPRequestHandler):
     def send_status(self, st):
         self.send_body(st["code"], st)
 
-    def read_json(self):
+    def _read_json(self):
         n = int(self.headers.get("Content-Length") or 0)
         raw = self.rfile.read(n) if n else b""
         try:
@@ -380,6 +387,7 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _dispatch(self):
         api = self.server_api
+        self._body = Ellipsis
         url = urlsplit(self.path)
         path = url.path.rstrip("/") or "/"
         self.query = {k: v[-1] for k, v in parse_qs(url.query, keep_blank_values=True).items()}
@@ -397,6 +405,14 @@ class _Handler(BaseHTTPRequestHandler):
             self._api(path)
         except BrokenPipeError:
             pass
+        except Unavailable as e:
+            # like kube-apiserver on an etcd timeout: code 500, no reason
+            st = {"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Failure",
+                  "message": str(e), "code": 500}
+            try:
+                self.send_status(st)
+            except OSError:
+                pass
         except Exception as e:  # pragma: no cover - defensive
             klog.error("apiserver: internal error handling %s %s: %r", self.command, self.path, e)
             try:
@@ -447,6 +463,18 @@ class _Handler(BaseHTTPRequestHandler):
             return self.send_status(status(404, "NotFound", 'namespaces "%s" not found' % ns,
                                            {"name": ns, "kind": "namespaces"}))
         m = self.command
+        if api.authorize is not None and m not in ("GET", "HEAD"):
+            verb = {"POST": "create", "PUT": "update", "PATCH": "patch", "DELETE": "delete"}.get(m, m.lower())
+            target = name
+            if target is None and m == "POST":
+                body = self.read_json()
+                if body is Ellipsis:
+                    return
+                self._body = body
+                target = (body or {}).get("metadata", {}).get("name") if isinstance(body, dict) else None
+            msg = api.authorize(self.user, verb, resource, target, ns)
+            if msg:
+                return self.send_status(status(403, "Forbidden", msg, {"name": target or "", "kind": resource}))
         if name is None:
             if m in ("GET", "HEAD"):
                 return self._list(resource, kind, namespaced, ns)
@@ -459,7 +487,7 @@ class _Handler(BaseHTTPRequestHandler):
         if m in ("GET", "HEAD"):
             if obj is None:
                 return self.send_status(notfound)
-            obj = self._with_type(obj, kind)
+            obj = self._with_type(self._present(resource, obj), kind)
             if self._wants_table():
                 return self.send_body(200, self._table(resource, [obj]))
             return self.send_body(200, obj)
@@ -496,6 +524,16 @@ class _Handler(BaseHTTPRequestHandler):
             return self.send_body(200, self._with_type(new, kind))
         return self.send_status(status(405, "MethodNotAllowed", "the server does not allow this method on the requested resource"))
 
+    def _present(self, resource, obj):
+        fn = self.server_api.present
+        return fn(resource, obj) if fn else obj
+
+    def read_json(self):
+        if getattr(self, "_body", Ellipsis) is not Ellipsis:
+            body, self._body = self._body, Ellipsis
+            return body
+        return _Handler._read_json(self)
+
     @staticmethod
     def _with_type(obj, kind):
         out = {"kind": kind, "apiVersion": "v1"}
@@ -528,7 +566,7 @@ class _Handler(BaseHTTPRequestHandler):
             fm = field_matcher(self.query.get("fieldSelector"))
         except SelectorError as e:
             return self.send_status(status(400, "BadRequest", str(e)))
-        items = [o for o in store.list(resource, ns if namespaced else None)
+        items = [o for o in (self._present(resource, x) for x in store.list(resource, ns if namespaced else None))
                  if lm(o.get("metadata", {}).get("labels")) and fm(o)]
         rv = str(store.current_rv())
         if self.query.get("watch") in ("true", "1"):

@@ -79,21 +79,9 @@ def cmd_server(args, environ):
 
 
 def cmd_agent(args, environ):
+    from . import agent
     o, _ = parse_command("agent", flags.AGENT, args, environ, strip=False)
-    if o["token-file"] and not o["token"]:
-        try:
-            with open(o["token-file"]) as fh:
-                o["token"] = fh.read().strip()
-        except OSError as e:
-            klog.fatal("failed to read token file: %s", e)
-    if not o["server"]:
-        klog.fatal("--server is required")
-    if "://" not in o["server"] or not o["server"].startswith("https://"):
-        klog.fatal("only https:// URLs are supported, invalid scheme: %s", o["server"])
-    dd = o["data-dir"] or ("/var/lib/rancher/k3s" if os.geteuid() == 0 else os.path.expanduser("~/.rancher/k3s"))
-    if not o["token"] and not os.path.exists(os.path.join(dd, "agent", "client-kubelet.crt")):
-        klog.fatal("--token is required")
-    klog.fatal("agent mode is not implemented yet by the kubeforge K3s test double")
+    return agent.run(o, environ)
 
 
 def cmd_etcd_snapshot(args, environ):

@@ -1,21 +1,30 @@
 """`k3s server` for the kubeforge test double (SQLite mode first)."""
 import base64
+import copy
 import grp
 import ipaddress
 import json
 import os
+import re
 import secrets
+import shutil
 import signal
 import socket
 import tarfile
+import tempfile
 import threading
 import time
 
+import hashlib
+import sqlite3
+
 from . import api as apimod
-from . import klog, pki, tokens, version
+from . import clientaccess, etcd, klog, pki, tokens, version
 from .state import Store, now_rfc3339
 
 CGROUP_ROOT_ENV = "KUBEFORGE_DOUBLE_CGROUP_ROOT"  # TEST HOOK ONLY (unit tests)
+NODE_GRACE_ENV = "KUBEFORGE_DOUBLE_NODE_GRACE"  # TEST HOOK ONLY: node-monitor-grace-period seconds (40)
+NODE_NAME_RE = re.compile(r"^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$")
 EGRESS_MODES = ("agent", "cluster", "pod", "disabled")
 FLANNEL_BACKENDS = ("vxlan", "host-gw", "wireguard-native", "none")
 _GO_FALSE = ("0", "f", "F", "false", "FALSE", "False")
@@ -252,8 +261,11 @@ class K3sServer:
     # -- PKI ---------------------------------------------------------------
     def ensure_cas(self):
         made = False
-        for base, prefix in (("server-ca", "k3s-server-ca"), ("client-ca", "k3s-client-ca"),
-                             ("request-header-ca", "k3s-request-header-ca")):
+        cas = [("server-ca", "k3s-server-ca"), ("client-ca", "k3s-client-ca"),
+               ("request-header-ca", "k3s-request-header-ca")]
+        if self.etcd_mode:
+            cas += [("etcd/server-ca", "etcd-server-ca"), ("etcd/peer-ca", "etcd-peer-ca")]
+        for base, prefix in cas:
             crt, key = self.tlsf(base + ".crt"), self.tlsf(base + ".key")
             if not (os.path.exists(crt) and os.path.exists(key)):
                 pki.make_ca(crt, key, prefix)
@@ -410,7 +422,7 @@ class K3sServer:
                       "node-role.kubernetes.io/control-plane": "true",
                       "node-role.kubernetes.io/master": "true",
                       "node.kubernetes.io/instance-type": "k3s"}
-            if o["cluster-init"]:
+            if self.etcd_mode:
                 labels["node-role.kubernetes.io/etcd"] = "true"
             for l in o["node-label"]:
                 k, sep, v = l.partition("=")
@@ -567,6 +579,71 @@ class K3sServer:
             return "node"
         return None
 
+    # -- node authorizer / node lifecycle (read-time) --------------------------
+    def authorize(self, user, verb, resource, name, ns):
+        """Node authorizer + NodeRestriction, roughly: system:node:<n> may only
+        write its own Node object (and events); other writes are refused."""
+        if not user.startswith("system:node:"):
+            return None
+        node = user[len("system:node:"):]
+        if resource == "nodes":
+            if name != node:
+                return 'nodes "%s" is forbidden: node "%s" is not allowed to modify node "%s"' % (name or "", node, name or "")
+            return None
+        if resource == "events":
+            return None
+        scope = 'in the namespace "%s"' % ns if ns else "at the cluster scope"
+        return ('%s%s is forbidden: User "%s" cannot %s resource "%s" in API group "" %s: '
+                'can only access objects related to this node' % (resource, ' "%s"' % name if name else "", user,
+                                                                  verb, resource, scope))
+
+    def node_grace(self):
+        try:
+            return float(self.environ.get(NODE_GRACE_ENV) or 40)
+        except ValueError:
+            return 40.0
+
+    def present(self, resource, obj):
+        """Nodes whose Ready heartbeat is older than the grace period are shown
+        like the node lifecycle controller marks them (conditions Unknown,
+        unreachable taints); computed at read time, never stored."""
+        if resource != "nodes":
+            return obj
+        conds = obj.get("status", {}).get("conditions", [])
+        ready = [c for c in conds if c.get("type") == "Ready"]
+        if not ready:
+            return obj
+        last = apimod.parse_ts(ready[0].get("lastHeartbeatTime"))
+        grace = self.node_grace()
+        if time.time() - last <= grace:
+            return obj
+        obj = copy.deepcopy(obj)
+        since = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(last + grace))
+        for c in obj["status"]["conditions"]:
+            if c.get("status") != "Unknown":
+                c["lastTransitionTime"] = since
+            c["status"] = "Unknown"
+            c["reason"] = "NodeStatusUnknown"
+            c["message"] = "Kubelet stopped posting node status."
+        taints = obj.setdefault("spec", {}).setdefault("taints", [])
+        for eff in ("NoSchedule", "NoExecute"):
+            if not any(t.get("key") == "node.kubernetes.io/unreachable" and t.get("effect") == eff for t in taints):
+                taints.append({"key": "node.kubernetes.io/unreachable", "effect": eff, "timeAdded": since})
+        return obj
+
+    def kubelet_client_cert(self, node):
+        """Sign a kubelet client cert (CN system:node:<n>, O system:nodes) with
+        the client CA; returns cert PEM + client CA PEM + key PEM."""
+        d = tempfile.mkdtemp(prefix="kubelet-", dir=self.tls)
+        try:
+            crt, key = os.path.join(d, "c.crt"), os.path.join(d, "c.key")
+            pki.make_leaf(crt, key, self.tlsf("client-ca.crt"), self.tlsf("client-ca.key"),
+                          "/O=system:nodes/CN=system:node:%s" % node, client=True)
+            with open(crt) as a, open(self.tlsf("client-ca.crt")) as b, open(key) as c:
+                return a.read() + b.read() + c.read()
+        finally:
+            shutil.rmtree(d, ignore_errors=True)
+
     def routes(self):
         def ping(h):
             return 200, "text/plain", "pong"
@@ -580,21 +657,168 @@ class K3sServer:
                 return 401, "text/plain", "Unauthorized\n"
             return 200, "text/plain", "ok"
 
+        def client_kubelet(h):
+            if not self.basic_user(h):
+                return 401, "text/plain", "Unauthorized\n"
+            node = (h.headers.get("K3s-Node-Name") or "").strip().lower()
+            if not node or not NODE_NAME_RE.match(node) or len(node) > 253:
+                return 400, "text/plain", "invalid node name %r\n" % node
+            try:
+                return 200, "text/plain", self.kubelet_client_cert(node)
+            except pki.PKIError as e:
+                klog.error("Failed to create kubelet client certificate for %s: %s", node, e)
+                return 500, "text/plain", "internal error\n"
+
         def bootstrap(h):
+            if not self.etcd_mode:
+                # CONTRACT §5: the joiner dies with ".../server-bootstrap: 401 Unauthorized"
+                klog.warn("Received HTTP bootstrap request from %s, but embedded etcd is not enabled.",
+                          h.client_address[0])
+                return 401, "text/plain", "Unauthorized\n"
             if self.basic_user(h) != "server":
                 return 401, "text/plain", "Unauthorized\n"
-            if not self.etcd_mode:
-                klog.warn("Received server bootstrap request from %s but embedded etcd is not enabled",
-                          h.client_address[0])
-                return 400, "text/plain", "etcd disabled\n"
             files = {}
-            for n in sorted(os.listdir(self.tls)):
-                if n.endswith((".crt", ".key")) and "ca" in n:
-                    with open(self.tlsf(n)) as fh:
-                        files[n] = fh.read()
-            return 200, "application/json", json.dumps(files)
+            for sub in ("", "etcd"):
+                d = os.path.join(self.tls, sub)
+                for n in sorted(os.listdir(d)) if os.path.isdir(d) else []:
+                    if n.endswith((".crt", ".key")) and "ca" in n:
+                        with open(os.path.join(d, n)) as fh:
+                            files[os.path.join(sub, n) if sub else n] = fh.read()
+            boot = {"files": files, "critical": self.critical(), "agentPassword": self.agent_password,
+                    "members": self.cluster.members if self.cluster else []}
+            return 200, "application/json", json.dumps(boot)
         return {"/ping": ping, "/cacerts": cacerts, "/v1-k3s/readyz": readyz,
+                "/v1-k3s/client-kubelet.crt": client_kubelet,
                 "/v1-k3s/server-bootstrap": bootstrap}
+
+    # -- HA: join and embedded etcd ------------------------------------------------
+    def critical(self, net=None):
+        """CONTRACT §3 'settings that must match on every server'."""
+        o, net = self.o, net or self.net
+        at = o["agent-token"]
+        if not at and o["agent-token-file"]:
+            at = read_token_file(o["agent-token-file"], "agent token")
+        at_pw = tokens.parse(at).password if at else ""
+        if getattr(self, "agent_password", None) is not None and getattr(self, "password", None) is not None:
+            at_pw = self.agent_password if self.agent_password != self.password else ""
+        return {"agent-token": hashlib.sha256(at_pw.encode()).hexdigest() if at_pw else "",
+                "cluster-cidr": ",".join(str(n) for n in net["cluster_cidrs"]),
+                "service-cidr": ",".join(str(n) for n in net["service_cidrs"]),
+                "cluster-dns": ",".join(str(d) for d in net["dns"]),
+                "cluster-domain": o["cluster-domain"],
+                "disable-cloud-controller": bool(o["disable-cloud-controller"]),
+                "disable-helm-controller": bool(o["disable-helm-controller"]),
+                "disable-network-policy": bool(o["disable-network-policy"]),
+                "disable=servicelb": "servicelb" in o["disable"],
+                "egress-selector-mode": o["egress-selector-mode"],
+                "embedded-registry": bool(o["embedded-registry"]),
+                "flannel-backend": o["flannel-backend"],
+                "flannel-external-ip": bool(o["flannel-external-ip"]),
+                "flannel-ipv6-masq": bool(o["flannel-ipv6-masq"]),
+                "secrets-encryption": bool(o["secrets-encryption"]),
+                "secrets-encryption-provider": o["secrets-encryption-provider"]}
+
+    def join_bootstrap(self, net):
+        """Verify the cluster CA like an agent, fetch /v1-k3s/server-bootstrap
+        (Basic server:<pw>), compare critical settings, install the cluster CAs."""
+        o = self.o
+        raw = o["token"] or read_token_file(o["token-file"])
+        url = o["server"].rstrip("/")
+        pre = "starting kubernetes: preparing server: "
+        try:
+            tok, bundle = clientaccess.validate(url, raw)
+        except tokens.TokenError as e:
+            klog.fatal(pre + "failed to normalize server token; must be in format K10<CA-HASH>::<USERNAME>:<PASSWORD> or <PASSWORD>: %s", e)
+        except clientaccess.AccessError as e:
+            klog.fatal(pre + "failed to validate token: %s", e)
+        klog.info("Joining cluster at %s", url)
+        try:
+            _, data = clientaccess.request(url, "/v1-k3s/server-bootstrap", cadata=bundle,
+                                           basic=("server", tok.password))
+            boot = json.loads(data.decode())
+        except clientaccess.AccessError as e:
+            klog.fatal(pre + "failed to get bootstrap data: %s", e)
+        except ValueError as e:
+            klog.fatal(pre + "failed to decode bootstrap data: %s", e)
+        mine = self.critical(net)
+        if not (o["agent-token"] or o["agent-token-file"]):
+            mine["agent-token"] = boot["critical"].get("agent-token", "")
+        for k in sorted(boot["critical"]):
+            if mine.get(k) != boot["critical"][k]:
+                klog.fatal("starting kubernetes: preparing server: failed to validate server configuration: "
+                           "critical configuration value mismatch between servers: %s (this server: %s, cluster: %s)",
+                           k, json.dumps(mine.get(k)), json.dumps(boot["critical"][k]))
+        for name, pem in boot["files"].items():
+            path = self.tlsf(name)
+            os.makedirs(os.path.dirname(path), exist_ok=True)
+            _write(path, pem, 0o600 if name.endswith(".key") else 0o644)
+        # leaf certs signed by a previous CA must be re-issued
+        for n in ("serving-kube-apiserver.crt", "serving-kube-apiserver.key", "serving-kube-apiserver.sans.json",
+                  "client-admin.crt", "client-admin.key"):
+            if os.path.exists(self.tlsf(n)):
+                os.remove(self.tlsf(n))
+        if not (o["agent-token"] or o["agent-token-file"]) and boot.get("agentPassword") \
+                and boot["agentPassword"] != tok.password:
+            o["agent-token"] = boot["agentPassword"]
+        return boot
+
+    def start_etcd(self, etcd_dir, etcd_db):
+        o = self.o
+        os.makedirs(os.path.dirname(etcd_db), exist_ok=True)
+        os.chmod(etcd_dir, 0o700)
+        sqlite_db = os.path.join(self.dbdir, "state.db")
+        if not os.path.exists(etcd_db) and not self.boot and os.path.exists(sqlite_db):
+            klog.info("Migrating content from sqlite to etcd")
+            src, dst = sqlite3.connect(sqlite_db), sqlite3.connect(etcd_db)
+            try:
+                src.backup(dst)
+            finally:
+                src.close()
+                dst.close()
+        local = Store(etcd_db)
+        peer_port = int(self.environ.get(etcd.PEER_PORT_ENV) or 2380)
+        client_port = int(self.environ.get(etcd.CLIENT_PORT_ENV) or 2379)
+        host = o["advertise-address"] or str(self.node_ips[0])
+        v6 = ":" in host
+        peer_url = "http://%s:%d" % ("[%s]" % host if v6 else host, peer_port)
+        cluster = etcd.Cluster(local, etcd_dir, self.node_name, peer_url, self.password)
+        self.cluster = cluster
+        bind = "::" if v6 else "0.0.0.0"
+        try:
+            cluster.serve(bind, peer_port, client_port)
+        except OSError as e:
+            klog.fatal("starting kubernetes: preparing server: start managed database: listen tcp %s:%d: bind: %s",
+                       bind, peer_port, (e.strerror or str(e)).lower())
+        if self.boot:
+            members = self.boot.get("members") or []
+            klog.info("Starting etcd to join cluster with members [%s]",
+                      " ".join("%s=%s" % (m["name"], m["peerURL"]) for m in members))
+            last = None
+            for m in members:
+                try:
+                    resp = etcd.peer_call(m["peerURL"], "POST", "/members/add", cluster.secret,
+                                          {"name": cluster.name, "peerURL": peer_url}, timeout=10)
+                except (OSError, ValueError) as e:
+                    last = e
+                    continue
+                local.load(resp["snapshot"])
+                cluster.set_members(resp["members"])
+                break
+            else:
+                klog.fatal("starting kubernetes: preparing server: start managed database: joining etcd cluster: %s",
+                           last or "no members")
+        elif not cluster.members:
+            klog.info("Starting etcd for new cluster")
+            cluster.set_members([{"name": cluster.name, "peerURL": peer_url}])
+        else:
+            klog.info("Starting etcd for existing cluster member")
+            cluster.sync_from_peers()
+            if not cluster.wait_quorum(self.stop):
+                cluster.close()
+                local.close()
+                return None
+        klog.info("etcd member %s is ready (%d members)", cluster.name, len(cluster.members))
+        return etcd.ReplicatedStore(local, cluster)
 
     # -- run -------------------------------------------------------------------
     def run(self):
@@ -605,21 +829,33 @@ class K3sServer:
         cgroup_guard(o, self.environ)
         klog.info("Starting k3s %s (%s)", version.VERSION, version.COMMIT)
         self.setup_paths()
+
+        def on_signal(signum, frame):
+            self.stop.set()
+        signal.signal(signal.SIGTERM, on_signal)
+        signal.signal(signal.SIGINT, on_signal)
         self.etcd_mode = False
-        if o["server"] and not os.path.exists(os.path.join(self.dbdir, "state.db")):
+        self.cluster = None
+        self.boot = None
+        etcd_dir = os.path.join(self.dbdir, "etcd")
+        etcd_db = os.path.join(etcd_dir, "member", "snap", "db")
+        if o["server"] and not os.path.exists(etcd_db) and not o["cluster-reset"]:
             if not (o["token"] or o["token-file"]):
                 klog.fatal("starting kubernetes: preparing server: failed to normalize server token; must be in format K10<CA-HASH>::<USERNAME>:<PASSWORD> or <PASSWORD>: token must not be empty")
-            klog.fatal("starting kubernetes: preparing server: joining an existing cluster (--server %s) "
-                       "is not implemented by the kubeforge K3s test double", o["server"])
+            self.boot = self.join_bootstrap(net)
         if o["cluster-reset"]:
-            if not os.path.isdir(os.path.join(self.dbdir, "etcd")):
+            if not os.path.isdir(etcd_dir):
                 klog.fatal("starting kubernetes: preparing server: cluster-reset requires embedded etcd "
                            "(kubeforge K3s test double: no etcd database in %s)", self.dbdir)
+            if os.path.exists(etcd_db):
+                st = Store(etcd_db)
+                st.set_meta("etcd-members", "[]")  # this member alone forms the cluster on next start
+                st.close()
             open(os.path.join(self.dbdir, "reset-flag"), "w").close()
             klog.info("Managed etcd cluster membership has been reset, restart without --cluster-reset flag now. "
                       "Backup and delete ${datadir}/server/db on each peer etcd server and rejoin the nodes")
             return 0
-        if o["cluster-init"] or os.path.isdir(os.path.join(self.dbdir, "etcd")):
+        if o["cluster-init"] or self.boot or os.path.isdir(etcd_dir):
             self.etcd_mode = True
             os.makedirs(os.path.join(self.dbdir, "etcd"), exist_ok=True)
             rf = os.path.join(self.dbdir, "reset-flag")
@@ -635,11 +871,14 @@ class K3sServer:
         if ds and not ds.startswith("sqlite://"):
             klog.info("Datastore endpoint %s is simulated with local SQLite by the kubeforge test double",
                       ds.split("://", 1)[0] + "://...")
-        store = Store(os.path.join(self.dbdir, "state.db"))
-        klog.info("Configuring sqlite3 database connection pooling: maxIdleConns=2, maxOpenConns=0, connMaxLifetime=0s")
-        klog.info("Database tables and indexes are up to date")
         if self.etcd_mode:
-            klog.info("Starting etcd for new cluster (simulated on SQLite by the kubeforge test double)")
+            store = self.start_etcd(etcd_dir, etcd_db)
+            if store is None:
+                return 0
+        else:
+            store = Store(os.path.join(self.dbdir, "state.db"))
+            klog.info("Configuring sqlite3 database connection pooling: maxIdleConns=2, maxOpenConns=0, connMaxLifetime=0s")
+            klog.info("Database tables and indexes are up to date")
         for ns in ("default", "kube-system", "kube-public", "kube-node-lease"):
             apimod.ensure_namespace(store, ns)
         bind = o["bind-address"] or "0.0.0.0"
@@ -654,7 +893,8 @@ class K3sServer:
         self.api = apimod.APIServer(store, vi, self.authenticate, self.routes(), host=bind, port=port,
                                     certfile=self.tlsf("serving-kube-apiserver.crt"),
                                     keyfile=self.tlsf("serving-kube-apiserver.key"),
-                                    client_ca=self.tlsf("client-ca.crt"), server_address=server_addr)
+                                    client_ca=self.tlsf("client-ca.crt"), server_address=server_addr,
+                                    authorize=self.authorize, present=self.present)
         klog.info("Running kube-apiserver --advertise-port=%d --allow-privileged=true --anonymous-auth=false "
                   "--bind-address=%s --secure-port=6444 --service-cluster-ip-range=%s", port, bind,
                   ",".join(str(n) for n in net["service_cidrs"]))
@@ -671,14 +911,11 @@ class K3sServer:
         klog.info("k3s is up and running")
         hb = threading.Thread(target=self.heartbeat, args=(store,), daemon=True)
         hb.start()
-
-        def on_signal(signum, frame):
-            self.stop.set()
-        signal.signal(signal.SIGTERM, on_signal)
-        signal.signal(signal.SIGINT, on_signal)
         while not self.stop.wait(1):
             pass
         klog.info("Shutting down k3s server (signal received)")
         self.api.stop()
+        if self.cluster:
+            self.cluster.close()
         store.close()
         return 0

@@ -19,6 +19,11 @@ class Conflict(Exception):
     pass
 
 
+class Unavailable(Exception):
+    """The datastore cannot commit a write (no etcd quorum).  The API maps it
+    to a 500 Status whose message is the exception text."""
+
+
 class Store:
     def __init__(self, path):
         self.path = path
@@ -111,6 +116,78 @@ class Store:
                 self.db.execute("ROLLBACK")
                 raise
         return obj
+
+    # -- replication support (etcd.py) ------------------------------------
+    def reserve_rv(self):
+        """Allocate the next revision without writing an object."""
+        with self._lock:
+            self.db.execute("BEGIN IMMEDIATE")
+            try:
+                rv = self._next_rv()
+                self.db.execute("COMMIT")
+            except BaseException:
+                self.db.execute("ROLLBACK")
+                raise
+        return rv
+
+    def apply_op(self, op):
+        """Apply a replicated op {rv, resource, namespace, name, body|None}
+        with per-object last-writer-wins by revision.  Returns True if applied."""
+        rv = int(op["rv"])
+        key = (op["resource"], op.get("namespace", ""), op["name"])
+        with self._lock:
+            self.db.execute("BEGIN IMMEDIATE")
+            try:
+                cur = int(self.db.execute("SELECT value FROM meta WHERE key='rv'").fetchone()[0])
+                if rv > cur:
+                    self.db.execute("UPDATE meta SET value=? WHERE key='rv'", (str(rv),))
+                row = self.db.execute("SELECT rv FROM objects WHERE resource=? AND namespace=? AND name=?",
+                                      key).fetchone()
+                applied = False
+                if row is None or row[0] < rv:
+                    if op.get("body") is None:
+                        self.db.execute("DELETE FROM objects WHERE resource=? AND namespace=? AND name=?", key)
+                    else:
+                        self.db.execute("INSERT OR REPLACE INTO objects(resource, namespace, name, rv, body) "
+                                        "VALUES (?,?,?,?,?)", key + (rv, op["body"]))
+                    applied = True
+                self.db.execute("COMMIT")
+            except BaseException:
+                self.db.execute("ROLLBACK")
+                raise
+        return applied
+
+    def dump(self):
+        with self._lock:
+            rows = self.db.execute("SELECT resource, namespace, name, rv, body FROM objects").fetchall()
+            rv = int(self.db.execute("SELECT value FROM meta WHERE key='rv'").fetchone()[0])
+        return {"rv": rv, "objects": [list(r) for r in rows]}
+
+    def load(self, snap):
+        """Merge a full-state snapshot: newer objects win; local objects that are
+        absent from the snapshot and not newer than it are deleted."""
+        srv = int(snap["rv"])
+        with self._lock:
+            self.db.execute("BEGIN IMMEDIATE")
+            try:
+                have = {(r[0], r[1], r[2]): r[3] for r in
+                        self.db.execute("SELECT resource, namespace, name, rv FROM objects").fetchall()}
+                seen = set()
+                for res, ns, name, rv, body in snap["objects"]:
+                    seen.add((res, ns, name))
+                    if have.get((res, ns, name), -1) < rv:
+                        self.db.execute("INSERT OR REPLACE INTO objects(resource, namespace, name, rv, body) "
+                                        "VALUES (?,?,?,?,?)", (res, ns, name, rv, body))
+                for key, rv in have.items():
+                    if key not in seen and rv <= srv:
+                        self.db.execute("DELETE FROM objects WHERE resource=? AND namespace=? AND name=?", key)
+                cur = int(self.db.execute("SELECT value FROM meta WHERE key='rv'").fetchone()[0])
+                if srv > cur:
+                    self.db.execute("UPDATE meta SET value=? WHERE key='rv'", (str(srv),))
+                self.db.execute("COMMIT")
+            except BaseException:
+                self.db.execute("ROLLBACK")
+                raise
 
     def delete(self, resource, name, namespace=""):
         with self._lock:

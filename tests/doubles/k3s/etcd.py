@@ -1,0 +1,343 @@
+"""Simulated embedded etcd for the kubeforge K3s test double (HA servers).
+
+Not raft.  Every server keeps a full copy of the state in its own SQLite file
+(``server/db/etcd/member/snap/db``, where real etcd keeps its bbolt file).
+
+* Writes: the writer allocates the next revision, sends the op to every other
+  member over the peer port and commits only when a majority of members
+  (itself included) acknowledged; otherwise the API answers
+  ``etcdserver: request timed out`` (500).  Members apply ops with per-object
+  last-writer-wins by revision.
+* Membership: a joining server POSTs itself to an existing member's
+  ``/members/add``; the member list change needs a quorum of the old list and
+  the answer carries a full-state snapshot.
+* Restart: a member with existing data pulls the newest snapshot from a
+  reachable peer and waits until a quorum of members is reachable.
+
+Peer protocol: plain HTTP + JSON on the peer port (default 2380, bound to
+0.0.0.0), authenticated by header ``X-Kubeforge-Etcd-Auth`` =
+sha256("kubeforge-etcd:" + server token password).  Client port (default 2379)
+answers ``/health`` and ``/version`` only.
+TEST HOOKS ONLY: KUBEFORGE_DOUBLE_ETCD_PEER_PORT, KUBEFORGE_DOUBLE_ETCD_CLIENT_PORT.
+"""
+import copy
+import hashlib
+import http.client
+import json
+import os
+import secrets
+import threading
+import time
+import uuid
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from urllib.parse import urlsplit
+
+from . import klog
+from .state import Conflict, Unavailable, now_rfc3339
+
+PEER_PORT_ENV = "KUBEFORGE_DOUBLE_ETCD_PEER_PORT"
+CLIENT_PORT_ENV = "KUBEFORGE_DOUBLE_ETCD_CLIENT_PORT"
+AUTH_HEADER = "X-Kubeforge-Etcd-Auth"
+PEER_TIMEOUT = 2.0
+ETCD_VERSION = "3.5.21"
+
+
+def peer_secret(password):
+    return hashlib.sha256(("kubeforge-etcd:" + password).encode()).hexdigest()
+
+
+def peer_call(peer_url, method, path, secret, body=None, timeout=PEER_TIMEOUT):
+    u = urlsplit(peer_url)
+    c = http.client.HTTPConnection(u.hostname, u.port, timeout=timeout)
+    try:
+        data = json.dumps(body).encode() if body is not None else None
+        c.request(method, path, body=data, headers={AUTH_HEADER: secret, "Content-Type": "application/json"})
+        r = c.getresponse()
+        raw = r.read()
+    finally:
+        c.close()
+    if r.status != 200:
+        raise OSError("peer %s%s: %d %s" % (peer_url, path, r.status, raw[:200].decode(errors="replace")))
+    return json.loads(raw.decode() or "null")
+
+
+class Cluster:
+    def __init__(self, store, etcd_dir, node_name, peer_url, password):
+        self.store = store
+        self.etcd_dir = etcd_dir
+        self.secret = peer_secret(password)
+        self.peer_url = peer_url
+        self.wlock = threading.Lock()      # serializes local writers (never held by peer handlers)
+        self.mlock = threading.Lock()
+        self.members = self._load_members()
+        me = [m for m in self.members if m["peerURL"] == peer_url]
+        self.name = me[0]["name"] if me else "%s-%s" % (node_name, secrets.token_hex(4))
+        self.servers = []
+
+    # -- membership persistence ----------------------------------------------
+    def _load_members(self):
+        raw = self.store.get_meta("etcd-members")
+        return json.loads(raw) if raw else []
+
+    def set_members(self, members):
+        with self.mlock:
+            self.members = [dict(m) for m in members]
+            self.store.set_meta("etcd-members", json.dumps(self.members))
+            tmp = os.path.join(self.etcd_dir, "member.json.tmp")
+            with open(tmp, "w") as fh:
+                json.dump({"name": self.name, "peerURL": self.peer_url, "members": self.members}, fh, indent=1)
+            os.replace(tmp, os.path.join(self.etcd_dir, "member.json"))
+
+    def peers(self, members=None):
+        return [m for m in (members if members is not None else self.members) if m["peerURL"] != self.peer_url]
+
+    @staticmethod
+    def quorum(n):
+        return n // 2 + 1
+
+    # -- replication -----------------------------------------------------------
+    def broadcast(self, ops, targets, count_in):
+        """Send ops to targets in parallel; return the number of acks from
+        members whose peerURL is in count_in."""
+        acks = []
+        lock = threading.Lock()
+
+        def send(m):
+            try:
+                peer_call(m["peerURL"], "POST", "/ops", self.secret, {"ops": ops, "from": self.name})
+                with lock:
+                    acks.append(m["peerURL"])
+            except (OSError, ValueError, http.client.HTTPException) as e:
+                klog.debug("etcd: replication to %s failed: %s", m["peerURL"], e)
+        threads = [threading.Thread(target=send, args=(m,), daemon=True) for m in targets]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(PEER_TIMEOUT + 1)
+        with lock:
+            return len([a for a in acks if a in count_in])
+
+    def replicate(self, ops):
+        members = list(self.members) or [{"name": self.name, "peerURL": self.peer_url}]
+        need = self.quorum(len(members))
+        acks = 1 + self.broadcast(ops, self.peers(members), {m["peerURL"] for m in members})
+        if acks < need:
+            raise Unavailable("etcdserver: request timed out")
+
+    def apply(self, ops):
+        for op in ops:
+            if op.get("type") == "members":
+                self.set_members(op["members"])
+            else:
+                self.store.apply_op(op)
+
+    def add_member(self, name, peer_url):
+        with self.wlock:
+            old = list(self.members)
+            new = [m for m in old if m["peerURL"] != peer_url and m["name"] != name]
+            new.append({"name": name, "peerURL": peer_url})
+            op = {"type": "members", "members": new}
+            need = self.quorum(len(old))
+            targets = [m for m in new if m["peerURL"] != self.peer_url]
+            acks = 1 + self.broadcast([op], targets, {m["peerURL"] for m in old})
+            if acks < need:
+                raise Unavailable("etcdserver: request timed out")
+            self.set_members(new)
+            klog.info("Added etcd member %s %s; cluster has %d members", name, peer_url, len(new))
+            return {"members": new, "snapshot": self.store.dump()}
+
+    # -- start-up ----------------------------------------------------------------
+    def reachable(self):
+        up = []
+        for m in self.peers():
+            try:
+                peer_call(m["peerURL"], "GET", "/health", self.secret, timeout=1.0)
+                up.append(m)
+            except (OSError, ValueError, http.client.HTTPException):
+                pass
+        return up
+
+    def sync_from_peers(self):
+        best = None
+        for m in self.peers():
+            try:
+                snap = peer_call(m["peerURL"], "GET", "/snapshot", self.secret, timeout=5)
+            except (OSError, ValueError, http.client.HTTPException):
+                continue
+            if best is None or snap["rv"] > best["rv"]:
+                best = snap
+        if best is not None:
+            self.store.load(best)
+            if best.get("members"):
+                self.set_members(best["members"])
+            klog.info("etcd: synced state from peers at revision %d", best["rv"])
+        return best is not None
+
+    def wait_quorum(self, stop):
+        last = 0
+        while True:
+            up = self.reachable()
+            n = len(self.members) or 1
+            if 1 + len(up) >= self.quorum(n):
+                return True
+            if time.time() - last > 5:
+                klog.info("Waiting for etcd quorum: %d of %d members reachable (need %d)", 1 + len(up), n,
+                          self.quorum(n))
+                last = time.time()
+            if stop.wait(1):
+                return False
+
+    # -- listeners -------------------------------------------------------------
+    def serve(self, bind, peer_port, client_port):
+        cluster = self
+
+        class Srv(ThreadingHTTPServer):
+            daemon_threads = True
+            allow_reuse_address = True
+
+        class Peer(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def log_message(self, fmt, *a):
+                klog.debug("etcd peer: " + fmt, *a)
+
+            def reply(self, code, obj):
+                data = json.dumps(obj).encode()
+                self.send_response(code)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+
+            def body(self):
+                n = int(self.headers.get("Content-Length") or 0)
+                return json.loads(self.rfile.read(n).decode() or "null") if n else None
+
+            def authed(self):
+                if secrets.compare_digest(self.headers.get(AUTH_HEADER) or "", cluster.secret):
+                    return True
+                self.reply(401, {"error": "unauthorized"})
+                return False
+
+            def do_GET(self):
+                if not self.authed():
+                    return
+                if self.path == "/health":
+                    return self.reply(200, {"health": "true", "name": cluster.name, "rv": cluster.store.current_rv()})
+                if self.path == "/snapshot":
+                    snap = cluster.store.dump()
+                    snap["members"] = cluster.members
+                    return self.reply(200, snap)
+                if self.path == "/members":
+                    return self.reply(200, {"members": cluster.members})
+                self.reply(404, {"error": "not found"})
+
+            def do_POST(self):
+                if not self.authed():
+                    return
+                try:
+                    b = self.body() or {}
+                except ValueError:
+                    return self.reply(400, {"error": "bad json"})
+                if self.path == "/ops":
+                    cluster.apply(b.get("ops") or [])
+                    return self.reply(200, {"ok": True})
+                if self.path == "/members/add":
+                    try:
+                        return self.reply(200, cluster.add_member(b["name"], b["peerURL"]))
+                    except Unavailable as e:
+                        return self.reply(503, {"error": str(e)})
+                self.reply(404, {"error": "not found"})
+
+        class Client(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def log_message(self, fmt, *a):
+                klog.debug("etcd client: " + fmt, *a)
+
+            def do_GET(self):
+                code = 200
+                if self.path == "/health":
+                    obj = {"health": "true", "reason": ""}
+                elif self.path == "/version":
+                    obj = {"etcdserver": ETCD_VERSION, "etcdcluster": "3.5.0"}
+                else:
+                    obj, code = {"error": "not found"}, 404
+                data = json.dumps(obj).encode()
+                self.send_response(code)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+
+        for port, handler in ((peer_port, Peer), (client_port, Client)):
+            srv = Srv((bind, port), handler)
+            threading.Thread(target=srv.serve_forever, kwargs={"poll_interval": 0.2}, daemon=True).start()
+            self.servers.append(srv)
+
+    def close(self):
+        for s in self.servers:
+            s.shutdown()
+            s.server_close()
+
+
+class ReplicatedStore:
+    """Store facade: reads are local, writes need an etcd quorum."""
+
+    def __init__(self, store, cluster):
+        self.local = store
+        self.cluster = cluster
+
+    def get(self, *a, **k):
+        return self.local.get(*a, **k)
+
+    def list(self, *a, **k):
+        return self.local.list(*a, **k)
+
+    def current_rv(self):
+        return self.local.current_rv()
+
+    def get_meta(self, *a):
+        return self.local.get_meta(*a)
+
+    def set_meta(self, *a):
+        return self.local.set_meta(*a)
+
+    def close(self):
+        self.local.close()
+
+    def _commit(self, resource, namespace, name, rv, obj):
+        op = {"rv": rv, "resource": resource, "namespace": namespace, "name": name,
+              "body": None if obj is None else json.dumps(obj, sort_keys=True)}
+        self.cluster.replicate([op])
+        self.local.apply_op(op)
+
+    def create(self, resource, obj, namespace=""):
+        md = obj.setdefault("metadata", {})
+        with self.cluster.wlock:
+            if self.local.get(resource, md["name"], namespace) is not None:
+                raise Conflict(md["name"])
+            rv = self.local.reserve_rv()
+            md.setdefault("uid", str(uuid.uuid4()))
+            md.setdefault("creationTimestamp", now_rfc3339())
+            md["resourceVersion"] = str(rv)
+            self._commit(resource, namespace, md["name"], rv, obj)
+        return obj
+
+    def update(self, resource, obj, namespace=""):
+        md = obj["metadata"]
+        with self.cluster.wlock:
+            if self.local.get(resource, md["name"], namespace) is None:
+                raise KeyError(md["name"])
+            rv = self.local.reserve_rv()
+            md["resourceVersion"] = str(rv)
+            self._commit(resource, namespace, md["name"], rv, copy.deepcopy(obj))
+        return obj
+
+    def delete(self, resource, name, namespace=""):
+        with self.cluster.wlock:
+            if self.local.get(resource, name, namespace) is None:
+                return False
+            rv = self.local.reserve_rv()
+            self._commit(resource, namespace, name, rv, None)
+        return True
