@@ -47,6 +47,8 @@ ARCH_ASSETS: dict[str, dict[str, str]] = {
     'armv7l': _ARM,
     'armv8l': _ARM,
     'armhf': _ARM,
+    # The upstream architecture key itself, as used in sha256sum-arm.txt.
+    'arm': _ARM,
 }
 
 _ARMV6 = ('armv6l', 'armv6', 'armel')

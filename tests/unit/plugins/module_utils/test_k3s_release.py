@@ -157,3 +157,9 @@ def test_version_facts():
         'prerelease': True, 'kube_minor': 'v1.34', 'kube_version': 'v1.34.1',
     }
     assert k3s_version_facts('v1.33.5+k3s1')['prerelease'] is False
+
+
+def test_upstream_arm_key_maps_to_the_armhf_build() -> None:
+    from ansible_collections.kubeforge.cluster.plugins.module_utils.k3s_release import k3s_asset
+    assert k3s_asset('arm')['binary'] == 'k3s-armhf'
+    assert k3s_asset('arm') == k3s_asset('armv7l')
