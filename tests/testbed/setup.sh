@@ -67,7 +67,7 @@ if ! .venv/bin/kubectl version --client >/dev/null 2>&1; then
 fi
 
 # 6. Node images ------------------------------------------------------------------------------
-for image in ${KUBEFORGE_IMAGES:-bookworm-amd64 trixie-amd64}; do
+for image in ${KUBEFORGE_IMAGES:-bookworm-amd64 trixie-amd64 bookworm-arm64 bookworm-armhf}; do
   tests/testbed/build-image.sh "${image%-*}" "${image##*-}"
 done
 log "test bed ready"
