@@ -15,7 +15,13 @@ case "$action" in
     fi
     python3 "$here/../doubles/mirror.py" --root "$root" --port "$port" --bind 127.0.0.1 \
       --pidfile "$pidfile" > "$root/.mirror-$port.log" 2>&1 &
+    pid=$!
     for _ in $(seq 1 100); do
+      if ! kill -0 "$pid" 2>/dev/null; then
+        cat "$root/.mirror-$port.log" >&2
+        echo "mirror: exited at start (is port $port taken? set MIRROR_PORT)" >&2
+        exit 1
+      fi
       if python3 -c "import urllib.request,sys; urllib.request.urlopen('http://127.0.0.1:$port/v1-release/channels', timeout=1)" 2>/dev/null; then
         echo "mirror: serving $root on 127.0.0.1:$port"
         exit 0
