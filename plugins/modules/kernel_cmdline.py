@@ -13,7 +13,7 @@ description:
   - Edits a one-line kernel command line file such as a Raspberry Pi's C(cmdline.txt) word by word.
   - Parameters in O(add) are appended when missing, parameters in O(remove) are dropped, and everything else keeps
     its place, so a second run changes nothing.
-  - The module does not reboot; use RV(changed) to decide whether a reboot is needed.
+  - The module does not reboot; a changed result means the host needs one for the new line to take effect.
 attributes:
   check_mode:
     support: full
@@ -93,8 +93,8 @@ def main() -> None:
         after, changed = update_cmdline(before, module.params["add"], module.params["remove"])
     except CmdlineError as exc:
         module.fail_json(msg="%s: %s" % (path, exc))
-    result = dict(changed=changed, cmdline=after.strip(), diff=dict(before=before, after=after,
-                                                                     before_header=path, after_header=path))
+    diff = dict(before=before, after=after, before_header=path, after_header=path)
+    result = dict(changed=changed, cmdline=after.strip(), diff=diff)
     if changed and not module.check_mode:
         if module.params["backup"]:
             result["backup_file"] = module.backup_local(path)
