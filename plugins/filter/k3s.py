@@ -16,6 +16,7 @@ from ansible.errors import AnsibleFilterError
 from ansible_collections.kubeforge.cluster.plugins.module_utils.k3s_config import (
     K3sConfigError,
     check_k3s_config,
+    critical_differences,
 )
 from ansible_collections.kubeforge.cluster.plugins.module_utils.k3s_release import (
     K3sReleaseError,
@@ -75,4 +76,5 @@ class FilterModule:
             'k3s_token_secret': _as_filter(k3s_token_secret, token_errors),
             'k3s_token_ca_hash': _as_filter(k3s_token_ca_hash, token_errors),
             'k3s_config_errors': _as_filter(_k3s_config_errors, config_errors),
+            'k3s_critical_differences': _as_filter(critical_differences, config_errors),
         }

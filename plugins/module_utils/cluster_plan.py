@@ -98,9 +98,17 @@ def plan_clusters(nodes: list[dict[str, Any]]) -> dict[str, Any]:
                              f"{len(cluster['servers'])} are listed ({', '.join(cluster['servers'])}). "
                              "Set cluster_datastore to 'etcd' (embedded, 3, 5 or 7 servers) or 'external', "
                              "or keep one server.")
-            elif cluster["datastore"] in ("etcd", "external") and len(cluster["servers"]) > 0:
-                _err(errors, f"cluster '{name}': cluster_datastore '{cluster['datastore']}' is not available yet "
-                             "in this release of kubeforge.cluster; use 'sqlite' with one server.")
+            elif cluster["datastore"] == "etcd":
+                count = len(cluster["servers"])
+                unsafe_ok = all(bool(n.get("allow_unsafe_etcd_size")) for n in nodes if n.get("cluster") == name)
+                if (count < 3 or count % 2 == 0) and not unsafe_ok:
+                    _err(errors, f"cluster '{name}': embedded etcd needs an odd number of servers, 3 or more, to keep "
+                                 f"quorum when one fails; {count} listed ({', '.join(cluster['servers'])}). Use 3, 5 "
+                                 "or 7 servers, or set cluster_allow_unsafe_etcd_size: true to accept the risk "
+                                 "(for example while growing a cluster).")
+            elif cluster["datastore"] == "external":
+                _err(errors, f"cluster '{name}': cluster_datastore 'external' is not available yet "
+                             "in this release of kubeforge.cluster; use 'sqlite' (one server) or 'etcd'.")
         elif cluster["distribution"] == "kubeadm":
             _err(errors, f"cluster '{name}': the kubeadm distribution is not available yet in this release of "
                          "kubeforge.cluster; use cluster_distribution: k3s.")

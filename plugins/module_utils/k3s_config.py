@@ -574,3 +574,49 @@ def _check_ip_families(config: Mapping[t.Any, t.Any], command: str) -> list[str]
     return ['cluster-cidr, service-cidr and node-ip must share an IP version (K3s exits with "must share the '
             'same IP version"), but %s; use the same family in each, or list both families in each for '
             'dual-stack' % found]
+
+
+# Settings that must be identical on every server of a cluster: a joining server
+# with another value is refused by K3s (CONTRACT section 3, docs cli/server.md).
+CRITICAL_SERVER_SETTINGS: tuple[str, ...] = (
+    'agent-token', 'cluster-cidr', 'cluster-dns', 'cluster-domain', 'disable-cloud-controller',
+    'disable-helm-controller', 'disable-network-policy', 'egress-selector-mode', 'embedded-registry',
+    'flannel-backend', 'flannel-external-ip', 'flannel-ipv6-masq', 'secrets-encryption',
+    'secrets-encryption-provider', 'service-cidr',
+)
+
+
+def _critical_view(config: t.Mapping[str, t.Any]) -> dict[str, t.Any]:
+    view: dict[str, t.Any] = {}
+    for key in CRITICAL_SERVER_SETTINGS:
+        if key in config:
+            view[key] = config[key]
+    disabled = config.get('disable', [])
+    items = [disabled] if isinstance(disabled, str) else list(disabled or [])
+    flat = {part.strip() for item in items for part in str(item).split(',')}
+    view['disable=servicelb'] = 'servicelb' in flat
+    return view
+
+
+def critical_differences(configs: t.Mapping[str, t.Mapping[str, t.Any]]) -> list[str]:
+    """Compare the critical settings of one cluster's servers (host -> config).
+
+    Returns one message per setting whose value differs, naming the hosts, so
+    the run stops before a joining server would be refused by K3s.
+    """
+    views = {host: _critical_view(config or {}) for host, config in configs.items()}
+    keys = sorted({key for view in views.values() for key in view})
+    problems = []
+    for key in keys:
+        values: dict[str, list[str]] = {}
+        for host, view in views.items():
+            shown = '(unset)' if key not in view else _show(view[key])
+            values.setdefault(shown, []).append(host)
+        if len(values) > 1:
+            detail = '; '.join('%s on %s' % (value, ', '.join(hosts)) for value, hosts in values.items())
+            problems.append(
+                "%s must be the same on every server of a cluster (K3s refuses a joining server with "
+                "'critical configuration value mismatch'), but it is %s. Set it once for the cluster, "
+                "for example in the cluster's group_vars." % (key, detail)
+            )
+    return problems

@@ -48,7 +48,9 @@ def test_explicit_endpoint_wins() -> None:
     ([node("s1"), node("w1", roles=("agent",), node_name="s1")], "would both register as node 's1'"),
     ([node("s1", api_endpoint="a"), node("w1", roles=("agent",), api_endpoint="b")], "cluster_api_endpoint differs"),
     ([node("s1", distribution="kubeadm")], "kubeadm distribution is not available yet"),
-    ([node("s1", datastore="etcd")], "'etcd' is not available yet"),
+    ([node("s1", datastore="etcd")], "odd number of servers, 3 or more"),
+    ([node(f"s{i}", datastore="etcd") for i in range(4)], "4 listed"),
+    ([node("s1", datastore="external")], "'external' is not available yet"),
 ])
 def test_invalid_inventories_are_explained(nodes: list[dict[str, Any]], message: str) -> None:
     errors = plan_clusters(nodes)["errors"]
@@ -58,3 +60,15 @@ def test_invalid_inventories_are_explained(nodes: list[dict[str, Any]], message:
 def test_same_node_name_in_different_clusters_is_fine() -> None:
     plan = plan_clusters([node("a", "one", node_name="n"), node("b", "two", node_name="n")])
     assert plan["errors"] == []
+
+
+def test_etcd_with_three_servers_and_agents() -> None:
+    nodes = [node(f"s{i}", datastore="etcd") for i in range(3)] + [node("w1", roles=("agent",), datastore="etcd")]
+    plan = plan_clusters(nodes)
+    assert plan["errors"] == []
+    assert plan["clusters"]["default"]["first_server"] == "s0"
+
+
+def test_even_etcd_size_with_explicit_override() -> None:
+    nodes = [node(f"s{i}", datastore="etcd", allow_unsafe_etcd_size=True) for i in range(2)]
+    assert plan_clusters(nodes)["errors"] == []

@@ -182,3 +182,14 @@ def test_flag_table_agrees_with_the_test_double(command):
         spec = K3S_FLAGS[command][flag.name]
         assert spec.kind == kinds[flag.kind], flag.name
         assert spec.split == flag.split, flag.name
+
+
+def test_critical_settings_must_match_across_servers() -> None:
+    from ansible_collections.kubeforge.cluster.plugins.module_utils.k3s_config import critical_differences
+    same = {'s1': {'cluster-cidr': '10.42.0.0/16', 'node-label': ['a=b']}, 's2': {'cluster-cidr': '10.42.0.0/16'}}
+    assert critical_differences(same) == []
+    differ = {'s1': {'cluster-cidr': '10.42.0.0/16'}, 's2': {}, 's3': {'disable': 'traefik,servicelb'}}
+    problems = critical_differences(differ)
+    assert len(problems) == 2
+    assert any(p.startswith('cluster-cidr must be the same') and 's2, s3' in p for p in problems)
+    assert any(p.startswith('disable=servicelb') for p in problems)
