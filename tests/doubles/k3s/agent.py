@@ -18,7 +18,7 @@ import socket
 import threading
 
 from . import clientaccess, klog, tokens, version
-from .server import default_data_dir, detect_ipv4, sd_notify, _write
+from .server import default_data_dir, detect_ipv4, node_labels_and_taints, sd_notify, _write
 from .state import now_rfc3339
 
 HEARTBEAT_SECONDS = 10
@@ -64,22 +64,7 @@ class Agent:
                 ipaddress.ip_address(v)
             except ValueError:
                 klog.fatal("invalid node-external-ip %s", v)
-        self.labels = {}
-        for l in o["node-label"]:
-            k, sep, v = l.partition("=")
-            if not sep or not k:
-                klog.fatal("failed to validate kubelet flags: invalid node labels: %s must be in the form key=value", l)
-            self.labels[k] = v
-        self.taints = []
-        for t in o["node-taint"]:
-            kv, sep, effect = t.rpartition(":")
-            if not sep or effect not in ("NoSchedule", "PreferNoSchedule", "NoExecute"):
-                klog.fatal("failed to validate kubelet flags: invalid taint spec: %s", t)
-            k, _, v = kv.partition("=")
-            taint = {"key": k, "effect": effect}
-            if v:
-                taint["value"] = v
-            self.taints.append(taint)
+        self.labels, self.taints = node_labels_and_taints(o)
 
     def node_identity(self):
         name = (self.o["node-name"] or socket.gethostname()).lower()

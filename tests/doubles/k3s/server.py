@@ -30,6 +30,27 @@ FLANNEL_BACKENDS = ("vxlan", "host-gw", "wireguard-native", "none")
 _GO_FALSE = ("0", "f", "F", "false", "FALSE", "False")
 
 
+def node_labels_and_taints(o):
+    """The node-label and node-taint flags as a kubelet reads them (fatal on bad syntax)."""
+    labels = {}
+    for l in o["node-label"]:
+        k, sep, v = l.partition("=")
+        if not sep or not k:
+            klog.fatal("failed to validate kubelet flags: invalid node labels: %s must be in the form key=value", l)
+        labels[k] = v
+    taints = []
+    for t in o["node-taint"]:
+        kv, sep, effect = t.rpartition(":")
+        if not sep or effect not in ("NoSchedule", "PreferNoSchedule", "NoExecute"):
+            klog.fatal("failed to validate kubelet flags: invalid taint spec: %s", t)
+        k, _, v = kv.partition("=")
+        taint = {"key": k, "effect": effect}
+        if v:
+            taint["value"] = v
+        taints.append(taint)
+    return labels, taints
+
+
 def default_data_dir():
     if os.geteuid() == 0:
         return "/var/lib/rancher/k3s"
@@ -424,21 +445,8 @@ class K3sServer:
                       "node.kubernetes.io/instance-type": "k3s"}
             if self.etcd_mode:
                 labels["node-role.kubernetes.io/etcd"] = "true"
-            for l in o["node-label"]:
-                k, sep, v = l.partition("=")
-                if not sep or not k:
-                    klog.fatal("failed to validate kubelet flags: invalid node labels: %s must be in the form key=value", l)
-                labels[k] = v
-            taints = []
-            for t in o["node-taint"]:
-                kv, sep, effect = t.rpartition(":")
-                if not sep or effect not in ("NoSchedule", "PreferNoSchedule", "NoExecute"):
-                    klog.fatal("failed to validate kubelet flags: invalid taint spec: %s", t)
-                k, _, v = kv.partition("=")
-                taint = {"key": k, "effect": effect}
-                if v:
-                    taint["value"] = v
-                taints.append(taint)
+            extra_labels, taints = node_labels_and_taints(o)
+            labels.update(extra_labels)
             cidr = self.net["cluster_cidrs"][0]
             pod_cidr = str(next(cidr.subnets(new_prefix=24 if cidr.version == 4 else 64)))
             node = {"metadata": {"name": self.node_name, "labels": labels, "annotations": annotations},
