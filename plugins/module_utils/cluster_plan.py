@@ -27,7 +27,8 @@ def plan_clusters(nodes: list[dict[str, Any]]) -> dict[str, Any]:
     Each node record has: ``host`` (inventory name), ``cluster`` (cluster name),
     ``distribution``, ``datastore``, ``roles`` (a list of ``server``/``agent``),
     ``address`` (how the other hosts and the controller reach it),
-    ``node_name`` and ``api_endpoint`` (the cluster_api_endpoint it was given).
+    ``node_name``, ``api_endpoint`` (the cluster_api_endpoint it was given) and
+    ``token_fingerprint`` (a hash of cluster_token, never the token itself).
 
     Returns ``{"clusters": {name: {...}}, "errors": [str, ...]}``. Hosts keep the
     order the inventory gives them, so the first server is stable across runs.
@@ -77,6 +78,18 @@ def plan_clusters(nodes: list[dict[str, Any]]) -> dict[str, Any]:
                          f"as node '{key[1]}'; give one of them another hostname or node name.")
         by_node_name.setdefault(key, node["host"])
 
+    tokens: dict[str, dict[str, list[str]]] = {}
+    for node in nodes:
+        fingerprint = node.get("token_fingerprint") or ""
+        if fingerprint:
+            tokens.setdefault(str(node.get("cluster")), {}).setdefault(fingerprint, []).append(node["host"])
+    for name, groups in tokens.items():
+        if len(groups) > 1:
+            sets = "; ".join(", ".join(hosts) for hosts in groups.values())
+            _err(errors, f"cluster '{name}': cluster_token is not the same on every host (hosts sharing a value: "
+                         f"{sets}). A cluster has one token; set cluster_token once for the cluster, for example "
+                         "in its group_vars (kept in Ansible Vault).")
+
     address_of = {n["host"]: n.get("address") or n["host"] for n in nodes}
     for name, cluster in clusters.items():
         if cluster["distribution"] not in DISTRIBUTIONS:
@@ -107,8 +120,12 @@ def plan_clusters(nodes: list[dict[str, Any]]) -> dict[str, Any]:
                                  "or 7 servers, or set cluster_allow_unsafe_etcd_size: true to accept the risk "
                                  "(for example while growing a cluster).")
             elif cluster["datastore"] == "external":
-                _err(errors, f"cluster '{name}': cluster_datastore 'external' is not available yet "
-                             "in this release of kubeforge.cluster; use 'sqlite' (one server) or 'etcd'.")
+                missing = [n["host"] for n in nodes if n.get("cluster") == name and "server" in n.get("roles", [])
+                           and not n.get("datastore_endpoint_set")]
+                if missing:
+                    _err(errors, f"cluster '{name}': cluster_datastore is 'external' but cluster_datastore_endpoint is "
+                                 f"empty on {', '.join(missing)}. Set it for the cluster, for example "
+                                 "postgres://k3s:PASSWORD@db.example.net:5432/k3s (keep it in Ansible Vault).")
         elif cluster["distribution"] == "kubeadm":
             _err(errors, f"cluster '{name}': the kubeadm distribution is not available yet in this release of "
                          "kubeforge.cluster; use cluster_distribution: k3s.")

@@ -50,7 +50,9 @@ def test_explicit_endpoint_wins() -> None:
     ([node("s1", distribution="kubeadm")], "kubeadm distribution is not available yet"),
     ([node("s1", datastore="etcd")], "odd number of servers, 3 or more"),
     ([node(f"s{i}", datastore="etcd") for i in range(4)], "4 listed"),
-    ([node("s1", datastore="external")], "'external' is not available yet"),
+    ([node("s1", datastore="external")], "cluster_datastore_endpoint is empty on s1"),
+    ([node("s1", token_fingerprint="aa"), node("w1", roles=("agent",), token_fingerprint="bb")],
+     "cluster_token is not the same on every host"),
 ])
 def test_invalid_inventories_are_explained(nodes: list[dict[str, Any]], message: str) -> None:
     errors = plan_clusters(nodes)["errors"]
@@ -71,4 +73,15 @@ def test_etcd_with_three_servers_and_agents() -> None:
 
 def test_even_etcd_size_with_explicit_override() -> None:
     nodes = [node(f"s{i}", datastore="etcd", allow_unsafe_etcd_size=True) for i in range(2)]
+    assert plan_clusters(nodes)["errors"] == []
+
+
+def test_token_given_once_or_everywhere_alike_is_fine() -> None:
+    nodes = [node("s1", token_fingerprint="aa"), node("w1", roles=("agent",)),
+             node("w2", roles=("agent",), token_fingerprint="aa"), node("x1", "other", token_fingerprint="bb")]
+    assert plan_clusters(nodes)["errors"] == []
+
+
+def test_external_datastore_with_endpoint() -> None:
+    nodes = [node(f"s{i}", datastore="external", datastore_endpoint_set=True) for i in range(2)]
     assert plan_clusters(nodes)["errors"] == []
