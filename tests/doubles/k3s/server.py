@@ -19,7 +19,7 @@ import hashlib
 import sqlite3
 
 from . import api as apimod
-from . import clientaccess, etcd, klog, pki, tokens, version
+from . import clientaccess, etcd, kine, klog, pki, tokens, version
 from .state import Store, now_rfc3339
 
 CGROUP_ROOT_ENV = "KUBEFORGE_DOUBLE_CGROUP_ROOT"  # TEST HOOK ONLY (unit tests)
@@ -467,7 +467,7 @@ class K3sServer:
             klog.info("Node %s already registered; labels and taints are not re-applied", self.node_name)
 
     def heartbeat(self, store):
-        while not self.stop.wait(15):
+        while not self.stop.wait(10):
             try:
                 node = store.get("nodes", self.node_name)
                 if node is None:
@@ -770,6 +770,89 @@ class K3sServer:
             o["agent-token"] = boot["agentPassword"]
         return boot
 
+    # -- external datastore (kine) ----------------------------------------------
+    def _given_password(self):
+        o = self.o
+        raw = o["token"] or (read_token_file(o["token-file"]) if o["token-file"] else "")
+        if not raw:
+            tfile = os.path.join(self.sdir, "token")
+            if os.path.exists(tfile):
+                with open(tfile) as fh:
+                    raw = fh.read().strip()
+        if not raw:
+            return None
+        try:
+            return tokens.parse(raw).password
+        except tokens.TokenError:
+            return None  # setup_tokens() reports it
+
+    def _install_bootstrap(self, data, pw):
+        """Write the cluster CAs from the datastore; leaf certs signed by a
+        different (local) CA are re-issued."""
+        old = None
+        if os.path.exists(self.tlsf("server-ca.crt")):
+            with open(self.tlsf("server-ca.crt")) as fh:
+                old = fh.read()
+        for name, pem in data["files"].items():
+            path = self.tlsf(name)
+            os.makedirs(os.path.dirname(path), exist_ok=True)
+            _write(path, pem, 0o600 if name.endswith(".key") else 0o644)
+        if old != data["files"].get("server-ca.crt"):
+            for n in ("serving-kube-apiserver.crt", "serving-kube-apiserver.key", "serving-kube-apiserver.sans.json",
+                      "client-admin.crt", "client-admin.key"):
+                if os.path.exists(self.tlsf(n)):
+                    os.remove(self.tlsf(n))
+        o = self.o
+        if not (o["agent-token"] or o["agent-token-file"]) and data.get("agentPassword") \
+                and data["agentPassword"] != pw:
+            o["agent-token"] = data["agentPassword"]
+
+    def external_bootstrap(self, store, net):
+        """K3s storageBootstrap: the first server stores its CAs encrypted with
+        the token under /bootstrap/<hash>; the others load them."""
+        pre = "starting kubernetes: preparing server: "
+        diff = pre + "bootstrap data already found and encrypted with different token"
+
+        def load(pw, blob):
+            try:
+                data = json.loads(kine.decrypt(pw, blob).decode())
+            except ValueError:
+                klog.fatal(diff)
+            klog.info("Reconciling bootstrap data between datastore and disk")
+            self._install_bootstrap(data, pw)
+            mine = self.critical(net)
+            for k in sorted(data.get("critical") or {}):
+                if k != "agent-token" and mine.get(k) != data["critical"][k]:
+                    klog.warn("critical configuration value mismatch between servers: %s (this server: %s, "
+                              "cluster: %s)", k, json.dumps(mine.get(k)), json.dumps(data["critical"][k]))
+        rows = store.prefix("/bootstrap/")
+        pw = self._given_password()
+        installed = False
+        if pw is not None and kine.bootstrap_key(pw) in rows:
+            load(pw, rows[kine.bootstrap_key(pw)][2])
+            installed = True
+        elif rows:
+            klog.fatal(diff)
+        self.ensure_cas()
+        self.setup_tokens()
+        if installed:
+            return
+        files = {}
+        for n in ("server-ca", "client-ca", "request-header-ca"):
+            for ext in (".crt", ".key"):
+                with open(self.tlsf(n + ext)) as fh:
+                    files[n + ext] = fh.read()
+        key = kine.bootstrap_key(self.password)
+        data = {"files": files, "agentPassword": self.agent_password, "critical": self.critical(net)}
+        try:
+            store.put_new(key, kine.encrypt(self.password, json.dumps(data).encode()))
+            klog.info("Saved bootstrap data to the datastore")
+        except kine.Conflict:
+            cur = store.latest(key)
+            load(self.password, cur[2])
+            self.ensure_cas()
+            self.setup_tokens()
+
     def start_etcd(self, etcd_dir, etcd_db):
         o = self.o
         os.makedirs(os.path.dirname(etcd_db), exist_ok=True)
@@ -847,7 +930,17 @@ class K3sServer:
         self.boot = None
         etcd_dir = os.path.join(self.dbdir, "etcd")
         etcd_db = os.path.join(etcd_dir, "member", "snap", "db")
-        if o["server"] and not os.path.exists(etcd_db) and not o["cluster-reset"]:
+        ds = o["datastore-endpoint"]
+        # CONTRACT §5: an existing etcd db wins over datastore-endpoint; with an
+        # external datastore cluster-init is silently ignored and there is no --server join.
+        self.external = bool(ds) and not ds.startswith("sqlite://") and not os.path.exists(etcd_db) \
+            and not o["cluster-reset"]
+        if self.external:
+            try:
+                kine.parse_endpoint(ds)
+            except kine.DatastoreError as e:
+                klog.fatal("starting kubernetes: preparing server: creating storage endpoint: building kine: %s", e)
+        if o["server"] and not self.external and not os.path.exists(etcd_db) and not o["cluster-reset"]:
             if not (o["token"] or o["token-file"]):
                 klog.fatal("starting kubernetes: preparing server: failed to normalize server token; must be in format K10<CA-HASH>::<USERNAME>:<PASSWORD> or <PASSWORD>: token must not be empty")
             self.boot = self.join_bootstrap(net)
@@ -863,7 +956,7 @@ class K3sServer:
             klog.info("Managed etcd cluster membership has been reset, restart without --cluster-reset flag now. "
                       "Backup and delete ${datadir}/server/db on each peer etcd server and rejoin the nodes")
             return 0
-        if o["cluster-init"] or self.boot or os.path.isdir(etcd_dir):
+        if not self.external and (o["cluster-init"] or self.boot or os.path.isdir(etcd_dir)):
             self.etcd_mode = True
             os.makedirs(os.path.join(self.dbdir, "etcd"), exist_ok=True)
             rf = os.path.join(self.dbdir, "reset-flag")
@@ -871,15 +964,21 @@ class K3sServer:
                 os.remove(rf)
         self.setup_node_identity(net)
         t0 = time.time()
-        self.ensure_cas()
-        self.setup_tokens()
+        ext_store = None
+        if self.external:
+            tls = {"cafile": o["datastore-cafile"], "certfile": o["datastore-certfile"],
+                   "keyfile": o["datastore-keyfile"]}
+            ext_store = kine.open_store(ds, tls, self.environ, self.stop)
+            self.external_bootstrap(ext_store, net)
+        else:
+            self.ensure_cas()
+            self.setup_tokens()
         self.ensure_serving_cert(net)
         klog.debug("PKI ready in %.2fs", time.time() - t0)
-        ds = o["datastore-endpoint"]
-        if ds and not ds.startswith("sqlite://"):
-            klog.info("Datastore endpoint %s is simulated with local SQLite by the kubeforge test double",
-                      ds.split("://", 1)[0] + "://...")
-        if self.etcd_mode:
+        if ext_store is not None:
+            store = ext_store
+            klog.info("Kine available at unix://kine.sock")
+        elif self.etcd_mode:
             store = self.start_etcd(etcd_dir, etcd_db)
             if store is None:
                 return 0
