@@ -44,10 +44,10 @@ mirror-stop:
 
 molecule: mirror-start
 	set -e; trap '$(MAKE) -s mirror-stop' EXIT; \
-	for s in $(SCENARIOS); do tests/testbed/timed.sh "molecule $$s" molecule test -s $$s; done
+	for s in $(SCENARIOS); do tests/testbed/scenario.sh $$s; done
 
 scenario: mirror-start
-	set -e; trap '$(MAKE) -s mirror-stop' EXIT; molecule test -s $(S)
+	set -e; trap '$(MAKE) -s mirror-stop' EXIT; tests/testbed/scenario.sh $(S)
 
 clean:
 	rm -rf build .cache
