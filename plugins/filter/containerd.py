@@ -1,0 +1,59 @@
+# -*- coding: utf-8 -*-
+# Copyright: kubeforge maintainers
+# GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""containerd filters for kubeforge.cluster.
+
+Every filter in this file is documented in its own ``<filter name>.yml`` file next
+to it, as ansible-doc expects for files that hold several filters.
+"""
+
+from __future__ import annotations
+
+import typing as t
+
+from ansible.errors import AnsibleFilterError
+
+from ansible_collections.kubeforge.cluster.plugins.module_utils.containerd_config import (
+    ContainerdConfigError,
+    containerd_config,
+    containerd_major,
+    hosts_toml,
+    to_toml,
+)
+
+
+def _containerd_config_toml(settings: t.Mapping[str, t.Any], major: t.Any) -> str:
+    """TOML text of the configuration for containerd ``major``."""
+    try:
+        major_int = int(major)
+    except (TypeError, ValueError):
+        raise AnsibleFilterError("containerd_config_toml: the containerd major version must be a number, not %r" % (major,))
+    try:
+        return to_toml(containerd_config(major_int, settings))
+    except ContainerdConfigError as exc:
+        raise AnsibleFilterError("containerd_config_toml: %s" % exc) from exc
+
+
+def _containerd_major(version_output: str) -> int:
+    try:
+        return containerd_major(version_output)
+    except ContainerdConfigError as exc:
+        raise AnsibleFilterError("containerd_major: %s" % exc) from exc
+
+
+def _containerd_hosts_toml(mirrors: t.Sequence[str], registry: str, server: str | None = None) -> str:
+    try:
+        return hosts_toml(registry, mirrors, server)
+    except ContainerdConfigError as exc:
+        raise AnsibleFilterError("containerd_hosts_toml: %s" % exc) from exc
+
+
+class FilterModule:
+    """containerd filters."""
+
+    def filters(self) -> dict[str, t.Callable[..., t.Any]]:
+        return {
+            'containerd_config_toml': _containerd_config_toml,
+            'containerd_major': _containerd_major,
+            'containerd_hosts_toml': _containerd_hosts_toml,
+        }
