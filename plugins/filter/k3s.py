@@ -11,8 +11,7 @@ from __future__ import annotations
 
 import typing as t
 
-from ansible.errors import AnsibleFilterError
-
+from ansible_collections.kubeforge.cluster.plugins.module_utils.filter_errors import as_filter
 from ansible_collections.kubeforge.cluster.plugins.module_utils.k3s_config import (
     K3sConfigError,
     check_k3s_config,
@@ -30,20 +29,6 @@ from ansible_collections.kubeforge.cluster.plugins.module_utils.k3s_token import
     k3s_token_ca_hash,
     k3s_token_secret,
 )
-
-
-def _as_filter(func: t.Callable[..., t.Any], error_types: tuple[type[Exception], ...]) -> t.Callable[..., t.Any]:
-    """Wrap a pure function so that its domain errors surface as AnsibleFilterError."""
-
-    def wrapper(*args: t.Any, **kwargs: t.Any) -> t.Any:
-        try:
-            return func(*args, **kwargs)
-        except error_types as exc:
-            raise AnsibleFilterError(str(exc)) from exc
-
-    wrapper.__name__ = func.__name__
-    wrapper.__doc__ = func.__doc__
-    return wrapper
 
 
 def _sha256_for(text: str, asset: str) -> str:
@@ -69,12 +54,12 @@ class FilterModule:
         token_errors = (K3sTokenError,)
         config_errors = (K3sConfigError,)
         return {
-            'k3s_asset': _as_filter(k3s_asset, release_errors),
-            'sha256_for': _as_filter(_sha256_for, release_errors),
-            'k3s_version_kind': _as_filter(_k3s_version_kind, release_errors),
-            'k3s_version_parse': _as_filter(k3s_version_facts, release_errors),
-            'k3s_token_secret': _as_filter(k3s_token_secret, token_errors),
-            'k3s_token_ca_hash': _as_filter(k3s_token_ca_hash, token_errors),
-            'k3s_config_errors': _as_filter(_k3s_config_errors, config_errors),
-            'k3s_critical_differences': _as_filter(critical_differences, config_errors),
+            'k3s_asset': as_filter(k3s_asset, release_errors),
+            'sha256_for': as_filter(_sha256_for, release_errors),
+            'k3s_version_kind': as_filter(_k3s_version_kind, release_errors),
+            'k3s_version_parse': as_filter(k3s_version_facts, release_errors),
+            'k3s_token_secret': as_filter(k3s_token_secret, token_errors),
+            'k3s_token_ca_hash': as_filter(k3s_token_ca_hash, token_errors),
+            'k3s_config_errors': as_filter(_k3s_config_errors, config_errors),
+            'k3s_critical_differences': as_filter(critical_differences, config_errors),
         }

@@ -26,7 +26,7 @@ CERT_KEY = '0123456789abcdef' * 4
 
 
 def test_all_filters_exposed():
-    assert sorted(FILTERS) == ['kubeadm_ca_cert_hash', 'kubeadm_join_command']
+    assert sorted(FILTERS) == ['kube_sha256', 'kubeadm_ca_cert_hash', 'kubeadm_join_command']
 
 
 def test_filters_are_found_by_fqcn():
