@@ -17,10 +17,19 @@ from ansible_collections.kubeforge.cluster.plugins.module_utils.kubeadm_discover
     kubeadm_ca_cert_hash,
     parse_kubeadm_join_command,
 )
+from ansible_collections.kubeforge.cluster.plugins.module_utils.kubeadm_config import (
+    KubeadmConfigError,
+    kubeadm_documents,
+)
 from ansible_collections.kubeforge.cluster.plugins.module_utils.kube_release import (
     KubeReleaseError,
     kube_sha256,
 )
+
+
+def _kubeadm_config(settings: t.Mapping[str, t.Any], role: str) -> list[dict[str, t.Any]]:
+    """The kubeadm configuration documents of a node with ``role``."""
+    return kubeadm_documents(role, settings)
 
 
 class FilterModule:
@@ -32,4 +41,5 @@ class FilterModule:
             'kubeadm_ca_cert_hash': as_filter(kubeadm_ca_cert_hash, discovery_errors),
             'kubeadm_join_command': as_filter(parse_kubeadm_join_command, discovery_errors),
             'kube_sha256': as_filter(kube_sha256, (KubeReleaseError,)),
+            'kubeadm_config': as_filter(_kubeadm_config, (KubeadmConfigError,)),
         }

@@ -26,7 +26,7 @@ CERT_KEY = '0123456789abcdef' * 4
 
 
 def test_all_filters_exposed():
-    assert sorted(FILTERS) == ['kube_sha256', 'kubeadm_ca_cert_hash', 'kubeadm_join_command']
+    assert sorted(FILTERS) == ['kube_sha256', 'kubeadm_ca_cert_hash', 'kubeadm_config', 'kubeadm_join_command']
 
 
 def test_filters_are_found_by_fqcn():
@@ -91,6 +91,8 @@ def test_sidecar_doc(name):
     assert text.startswith('---\n')
     doc = yaml.safe_load(text)
     assert doc['DOCUMENTATION']['name'] == name
-    assert doc['DOCUMENTATION']['positional'] == '_input'
-    assert doc['RETURN']['_value']['type'] in ('str', 'dict')
+    assert doc['DOCUMENTATION']['positional'].split(', ')[0] == '_input'
+    # Every positional argument is documented.
+    assert set(doc['DOCUMENTATION']['positional'].split(', ')) <= set(doc['DOCUMENTATION']['options'])
+    assert doc['RETURN']['_value']['type'] in ('str', 'dict', 'list')
     assert 'kubeforge.cluster.%s' % name in doc['EXAMPLES']
