@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import typing as t
 
-from ansible_collections.kubeforge.cluster.plugins.module_utils.filter_errors import as_filter
+from ansible_collections.kubeforge.cluster.plugins.plugin_utils.filter_errors import as_filter
 from ansible_collections.kubeforge.cluster.plugins.module_utils.k3s_config import (
     K3sConfigError,
     check_k3s_config,

@@ -88,8 +88,8 @@ def network_errors(pod_subnet: str, service_subnet: str) -> list[str]:
             except KubeadmConfigError as exc:
                 errors.append(str(exc))
         if not into and not errors:
-            errors.append("%s is empty; set it, for example %s" % (what, "10.244.0.0/16" if "pod" in what
-                                                                     else DEFAULT_SERVICE_SUBNET))
+            example = "10.244.0.0/16" if "pod" in what else DEFAULT_SERVICE_SUBNET
+            errors.append("%s is empty; set it, for example %s" % (what, example))
     for pod in pods:
         for service in services:
             if pod.version == service.version and pod.overlaps(service):
