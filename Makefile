@@ -5,7 +5,7 @@ SHELL := /bin/bash
 VENV := $(CURDIR)/.venv
 export PATH := $(VENV)/bin:$(PATH)
 export ANSIBLE_COLLECTIONS_PATH := $(CURDIR)/collections
-SCENARIOS ?= k3s-single k3s-failures k3s-ha-etcd k3s-external-db k3s-external-etcd k3s-arm rpi-prep containerd
+SCENARIOS ?= k3s-single k3s-failures k3s-ha-etcd k3s-external-db k3s-external-etcd k3s-arm rpi-prep containerd kube-artifacts
 MIRROR_PORT ?= 8765
 export KUBEFORGE_MIRROR_PORT := $(MIRROR_PORT)
 RELEASES := $(CURDIR)/.cache/releases
@@ -34,7 +34,7 @@ sanity: build
 	tests/testbed/timed.sh sanity tests/testbed/sanity.sh build/kubeforge-cluster-*.tar.gz
 
 doubles:
-	python3 tests/doubles/build.py --out $(RELEASES)
+	python3 tests/doubles/build.py --out $(RELEASES) --kubectl $(VENV)/bin/kubectl
 
 mirror-start: doubles
 	tests/testbed/mirror.sh start $(RELEASES) $(MIRROR_PORT)

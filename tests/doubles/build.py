@@ -14,6 +14,7 @@ import hashlib
 import io
 import json
 import os
+import subprocess
 import sys
 import tarfile
 
@@ -156,10 +157,25 @@ def build(out, versions):
     return versions
 
 
+def publish_kubectl(out, kubectl):
+    """Lay a real kubectl out as dl.k8s.io does: release/<version>/bin/linux/<arch>/kubectl and
+    kubectl.sha256 (the bare hex digest). The version and architecture are the binary's own."""
+    info = json.loads(subprocess.run([kubectl, "version", "--client", "-o", "json"], check=True,
+                                     capture_output=True, text=True).stdout)["clientVersion"]
+    version, arch = info["gitVersion"], info["platform"].split("/")[1]
+    with open(kubectl, "rb") as fh:
+        data = fh.read()
+    d = os.path.join(out, "dl.k8s.io", "release", version, "bin", "linux", arch)
+    write_if_changed(os.path.join(d, "kubectl"), data, 0o755)
+    write_if_changed(os.path.join(d, "kubectl.sha256"), hashlib.sha256(data).hexdigest().encode())
+    return "real kubectl %s/%s" % (version, arch)
+
+
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--out", required=True)
     ap.add_argument("--versions", default=",".join(DEFAULT_VERSIONS))
+    ap.add_argument("--kubectl", help="a real kubectl to publish under dl.k8s.io/release/<its version>/")
     a = ap.parse_args(argv)
     vs = [v.strip() for v in a.versions.split(",") if v.strip()]
     try:
@@ -168,6 +184,8 @@ def main(argv=None):
     except ValueError as e:
         ap.error(str(e))
     built = build(os.path.abspath(a.out), vs)
+    if a.kubectl:
+        built.append(publish_kubectl(os.path.abspath(a.out), a.kubectl))
     print("built %s into %s" % (", ".join(built), a.out))
     return 0
 
