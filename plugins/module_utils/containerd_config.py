@@ -20,6 +20,8 @@ import re
 import typing as t
 from collections.abc import Mapping
 
+from ansible_collections.kubeforge.cluster.plugins.module_utils.dicts import deep_merge
+
 CRI_V2 = "io.containerd.grpc.v1.cri"
 CRI_RUNTIME_V3 = "io.containerd.cri.v1.runtime"
 CRI_IMAGES_V3 = "io.containerd.cri.v1.images"
@@ -44,16 +46,6 @@ def containerd_major(version_output: str) -> int:
             return int(match.group(1))
     raise ContainerdConfigError("cannot read a containerd version from %r; expected the output of "
                                 "'containerd --version'" % version_output)
-
-
-def _merge(base: dict[str, t.Any], extra: Mapping[str, t.Any]) -> dict[str, t.Any]:
-    out = dict(base)
-    for key, value in extra.items():
-        if isinstance(value, Mapping) and isinstance(out.get(key), Mapping):
-            out[key] = _merge(dict(out[key]), value)
-        else:
-            out[key] = value
-    return out
 
 
 def containerd_config(major: int, settings: Mapping[str, t.Any] | None = None) -> dict[str, t.Any]:
@@ -95,7 +87,7 @@ def containerd_config(major: int, settings: Mapping[str, t.Any] | None = None) -
     else:
         raise ContainerdConfigError("containerd %s is not supported; this collection configures containerd 1.x "
                                     "(config version 2) and 2.x (config version 3)" % major)
-    return _merge(config, extra)
+    return deep_merge(config, extra)
 
 
 def systemd_cgroup_path(major: int) -> list[str]:

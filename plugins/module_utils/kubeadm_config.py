@@ -19,6 +19,8 @@ import re
 import typing as t
 from collections.abc import Mapping
 
+from ansible_collections.kubeforge.cluster.plugins.module_utils.dicts import deep_merge
+
 KUBEADM_API = "kubeadm.k8s.io/v1beta4"
 KUBELET_API = "kubelet.config.k8s.io/v1beta1"
 DEFAULT_CRI_SOCKET = "unix:///var/run/containerd/containerd.sock"
@@ -33,16 +35,6 @@ _ENDPOINT = re.compile(r"^(\[[0-9a-fA-F:.]+\]|[A-Za-z0-9.-]+):([0-9]{1,5})$")
 
 class KubeadmConfigError(ValueError):
     """The settings cannot make a valid kubeadm configuration."""
-
-
-def _merge(base: dict[str, t.Any], extra: Mapping[str, t.Any]) -> dict[str, t.Any]:
-    out = dict(base)
-    for key, value in extra.items():
-        if isinstance(value, Mapping) and isinstance(out.get(key), Mapping):
-            out[key] = _merge(dict(out[key]), value)
-        else:
-            out[key] = value
-    return out
 
 
 def args_list(value: t.Any, where: str) -> list[dict[str, str]]:
@@ -174,8 +166,8 @@ def kubeadm_documents(role: str, settings: Mapping[str, t.Any]) -> list[dict[str
         kubelet = {"apiVersion": KUBELET_API, "kind": "KubeletConfiguration", "cgroupDriver": "systemd"}
         if s.get("fail_swap_on") is False:
             kubelet["failSwapOn"] = False
-        docs = [_merge(init, _overrides(s, "init_overrides")), _merge(cluster, _overrides(s, "cluster_overrides")),
-                _merge(kubelet, _overrides(s, "kubelet_overrides"))]
+        docs = [deep_merge(init, _overrides(s, "init_overrides")), deep_merge(cluster, _overrides(s, "cluster_overrides")),
+                deep_merge(kubelet, _overrides(s, "kubelet_overrides"))]
     else:
         discovery = s.get("discovery") or {}
         api = discovery.get("api_server_endpoint") or ""
@@ -197,7 +189,7 @@ def kubeadm_documents(role: str, settings: Mapping[str, t.Any]) -> list[dict[str
             join["controlPlane"] = {"certificateKey": certificate_key}
             if local:
                 join["controlPlane"]["localAPIEndpoint"] = local
-        docs = [_merge(join, _overrides(s, "join_overrides"))]
+        docs = [deep_merge(join, _overrides(s, "join_overrides"))]
     return [_normalize_args(doc, doc["kind"]) for doc in docs]
 
 
