@@ -1,0 +1,343 @@
+"""The control plane that the kubelet double "runs" from its static Pod manifests.
+
+kube-apiserver.yaml -> the K3s double's api.APIServer on --secure-port with
+--tls-cert-file/--tls-private-key-file, client certificates checked against
+--client-ca-file, bootstrap tokens (Secrets ``bootstrap-token-<id>``) as
+bearer tokens, a state.Store in the etcd manifest's --data-dir
+(``<data-dir>/member/snap/db``).  What kube-controller-manager does for the
+scenarios is folded in: the bootstrap signer (JWS signatures in cluster-info,
+computed when read), the CSR signer/approver for kubelet client certificates
+(--cluster-signing-cert-file/-key-file) and the node lifecycle view (stale
+heartbeats read as Unknown).  kube-controller-manager.yaml and
+kube-scheduler.yaml -> HTTPS /healthz, /livez, /readyz on their --secure-port.
+"""
+import base64
+import copy
+import json
+import secrets
+import ssl
+import threading
+import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+from . import certs, glog, paths, tokens, version, yamlk
+from .k3slib import api as apimod
+from .k3slib import state
+
+NODE_GRACE = 50.0  # kube-controller-manager --node-monitor-grace-period default (1.32+)
+CSR_PATH = "/apis/certificates.k8s.io/v1/certificatesigningrequests"
+CLUSTER_INFO = "/api/v1/namespaces/kube-public/configmaps/cluster-info"
+
+
+class User(str):
+    groups = ()
+
+
+def manifest_command(path):
+    """(flags dict, raw pod) of a static Pod manifest; flags of the first container's command."""
+    pod = yamlk.safe_load(paths.read_text(path)) or {}
+    cmd = pod["spec"]["containers"][0]["command"]
+    fl = {}
+    for a in cmd[1:]:
+        if a.startswith("--"):
+            k, _, v = a[2:].partition("=")
+            fl[k] = v
+    return fl, pod
+
+
+class ControlPlane:
+    def __init__(self, manifests_dir):
+        self.dir = manifests_dir
+        self.api = None
+        self.store = None
+        self.health = []
+        self.signer = None
+        self.lock = threading.Lock()
+        self.started = set()
+
+    # -- authentication / authorization ----------------------------------
+    def token_user(self, tok):
+        tid, _, sec = tok.partition(".")
+        obj = self.store.get("secrets", tokens.SECRET_PREFIX + tid, "kube-system")
+        t = tokens.decode_secret(obj)
+        if not t or not secrets.compare_digest(t["secret"], sec) or not tokens.valid(t) \
+                or "authentication" not in t["usages"]:
+            return None
+        u = User("system:bootstrap:" + tid)
+        u.groups = tuple(["system:bootstrappers"] + t["groups"])
+        return u
+
+    def authenticate(self, handler):
+        subj = handler.client_cert_subject()
+        if subj and subj.get("commonName"):
+            u = User(subj["commonName"][0])
+            u.groups = tuple(subj.get("organizationName", []))
+            return u
+        auth = handler.headers.get("Authorization") or ""
+        if auth.startswith("Bearer "):
+            return self.token_user(auth[7:].strip())
+        return None
+
+    def authorize(self, user, verb, resource, name, ns):
+        groups = getattr(user, "groups", ())
+        if "system:masters" in groups or "kubeadm:cluster-admins" in groups:
+            return None
+        scope = 'in the namespace "%s"' % ns if ns else "at the cluster scope"
+        if user.startswith("system:node:"):
+            node = user[len("system:node:"):]
+            if resource == "nodes":
+                if name and name != node:
+                    return 'nodes "%s" is forbidden: node "%s" is not allowed to modify node "%s"' % (name, node, name)
+                return None
+            if resource in ("events",) or (resource == "pods" and ns == "kube-system"):
+                return None
+        elif user.startswith("system:bootstrap:"):
+            pass
+        elif user.startswith("system:kube-") or user == "kube-apiserver-kubelet-client":
+            return None
+        return ('%s%s is forbidden: User "%s" cannot %s resource "%s" in API group "" %s'
+                % (resource, ' "%s"' % name if name else "", user, verb, resource, scope))
+
+    def present(self, resource, obj):
+        if resource == "configmaps" and obj.get("metadata", {}).get("name") == "cluster-info" and \
+                obj["metadata"].get("namespace") == "kube-public":
+            return self.sign_cluster_info(obj)
+        if resource != "nodes":
+            return obj
+        conds = obj.get("status", {}).get("conditions", [])
+        ready = [c for c in conds if c.get("type") == "Ready"]
+        if not ready:
+            return obj
+        last = apimod.parse_ts(ready[0].get("lastHeartbeatTime"))
+        if time.time() - last <= NODE_GRACE:
+            return obj
+        obj = copy.deepcopy(obj)
+        since = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(last + NODE_GRACE))
+        for c in obj["status"]["conditions"]:
+            if c.get("status") != "Unknown":
+                c["lastTransitionTime"] = since
+            c["status"], c["reason"], c["message"] = "Unknown", "NodeStatusUnknown", "Kubelet stopped posting node status."
+        taints = obj.setdefault("spec", {}).setdefault("taints", [])
+        for eff in ("NoSchedule", "NoExecute"):
+            if not any(t.get("key") == "node.kubernetes.io/unreachable" and t.get("effect") == eff for t in taints):
+                taints.append({"key": "node.kubernetes.io/unreachable", "effect": eff, "timeAdded": since})
+        return obj
+
+    def sign_cluster_info(self, obj):
+        """bootstrapsigner: jws-kubeconfig-<id> for every valid signing token."""
+        obj = copy.deepcopy(obj)
+        data = obj.setdefault("data", {})
+        kc = data.get("kubeconfig")
+        for k in [k for k in data if k.startswith("jws-kubeconfig-")]:
+            del data[k]
+        if not kc:
+            return obj
+        for s in self.store.list("secrets", "kube-system"):
+            t = tokens.decode_secret(s)
+            if t and "signing" in t["usages"] and tokens.valid(t):
+                data["jws-kubeconfig-" + t["id"]] = tokens.jws_detached(kc, t["id"], t["secret"])
+        return obj
+
+    # -- routes served before authentication --------------------------------
+    def routes(self):
+        def ok(h):
+            if h.command not in ("GET", "HEAD"):
+                return 405, "application/json", json.dumps(apimod.status(405, "MethodNotAllowed",
+                                                                         "the server does not allow this method on the requested resource"))
+            return 200, "text/plain; charset=utf-8", "ok"
+
+        def ver(h):
+            return 200, "application/json", json.dumps(version.server_version_info())
+
+        def cluster_info(h):
+            if h.command not in ("GET", "HEAD"):
+                user = self.authenticate(h)
+                if not user or not ("system:masters" in user.groups or "kubeadm:cluster-admins" in user.groups):
+                    return 403, "application/json", json.dumps(apimod.status(
+                        403, "Forbidden", 'configmaps "cluster-info" is forbidden: User "%s" cannot %s resource '
+                        '"configmaps" in API group "" in the namespace "kube-public"'
+                        % (user or "system:anonymous", h.command.lower())))
+                return self.passthrough(h)
+            obj = self.store.get("configmaps", "cluster-info", "kube-public")
+            if obj is None:
+                return 404, "application/json", json.dumps(apimod.status(404, "NotFound",
+                                                                         'configmaps "cluster-info" not found',
+                                                                         {"name": "cluster-info", "kind": "configmaps"}))
+            obj = self.sign_cluster_info(obj)
+            out = {"kind": "ConfigMap", "apiVersion": "v1"}
+            out.update(obj)
+            return 200, "application/json", json.dumps(out)
+
+        def csr(h):
+            return self.handle_csr(h)
+        return {"/livez": ok, "/readyz": ok, "/healthz": ok, "/version": ver, CLUSTER_INFO: cluster_info,
+                CSR_PATH: csr}
+
+    def passthrough(self, h):
+        """Let the generic API handle an authenticated request on a routed path."""
+        user = self.authenticate(h)
+        h.user = user
+        h._body = Ellipsis
+        code = [None]
+        orig = h.send_body
+
+        def capture(c, body, ctype="application/json", headers=None):
+            code[0] = (c, ctype, body)
+        h.send_body = capture
+        try:
+            h._api(CLUSTER_INFO)
+        finally:
+            h.send_body = orig
+        c, ctype, body = code[0]
+        return c, ctype, json.dumps(body) if isinstance(body, (dict, list)) else body
+
+    def handle_csr(self, h):
+        def st(code, reason, msg):
+            return code, "application/json", json.dumps(apimod.status(code, reason, msg))
+        user = self.authenticate(h)
+        if not user:
+            return st(401, "Unauthorized", "Unauthorized")
+        if h.command != "POST":
+            return st(405, "MethodNotAllowed", "the server does not allow this method on the requested resource")
+        n = int(h.headers.get("Content-Length") or 0)
+        try:
+            body = json.loads(h.rfile.read(n).decode() or "{}")
+            req = base64.b64decode(body["spec"]["request"])
+        except (ValueError, KeyError, TypeError):
+            return st(400, "BadRequest", "error decoding CertificateSigningRequest")
+        try:
+            subj = certs.csr_subject(req)
+        except Exception as e:  # openssl refused the CSR
+            return st(422, "Invalid", "CertificateSigningRequest.certificates.k8s.io is invalid: spec.request: "
+                                      "Invalid value: []byte{...}: %s" % e)
+        cn = (subj.get("CN") or [""])[0]
+        orgs = subj.get("O") or []
+        is_boot = user.startswith("system:bootstrap:")
+        is_node = user.startswith("system:node:")
+        if not (is_boot or is_node or "system:masters" in user.groups or "kubeadm:cluster-admins" in user.groups):
+            return st(403, "Forbidden", 'certificatesigningrequests.certificates.k8s.io is forbidden: User "%s" '
+                                        'cannot create resource "certificatesigningrequests" in API group '
+                                        '"certificates.k8s.io" at the cluster scope' % user)
+        name = "csr-" + secrets.token_hex(3)
+        obj = {"apiVersion": "certificates.k8s.io/v1", "kind": "CertificateSigningRequest",
+               "metadata": {"name": name, "creationTimestamp": state.now_rfc3339()},
+               "spec": {"request": body["spec"]["request"], "signerName": body["spec"].get("signerName", ""),
+                        "usages": body["spec"].get("usages", []), "username": str(user),
+                        "groups": list(user.groups) + ["system:authenticated"]},
+               "status": {}}
+        approvable = cn.startswith("system:node:") and orgs == ["system:nodes"] and \
+            obj["spec"]["signerName"] == "kubernetes.io/kube-apiserver-client-kubelet" and \
+            (is_boot or (is_node and cn == str(user)))
+        if approvable and self.signer:
+            try:
+                crt = certs.sign_csr(req, self.signer[0], self.signer[1], client=True)
+            except Exception as e:
+                glog.error("certificate_controller.go:151", "Sync failed", key=name, err=str(e))
+                crt = None
+            if crt:
+                now = state.now_rfc3339()
+                obj["status"] = {"certificate": base64.b64encode(crt).decode(),
+                                 "conditions": [{"type": "Approved", "status": "True",
+                                                 "reason": "AutoApproved",
+                                                 "message": "Auto approving kubelet client certificate after "
+                                                            "SubjectAccessReview.",
+                                                 "lastUpdateTime": now, "lastTransitionTime": now}]}
+        try:
+            self.store.create("certificatesigningrequests", json.loads(json.dumps(obj)))
+        except state.Conflict:
+            pass
+        return 201, "application/json", json.dumps(obj)
+
+    # -- lifecycle -------------------------------------------------------------
+    def sync(self, node_name):
+        """Start what the manifests ask for (once each).  Returns a list of error strings."""
+        errs = []
+        with self.lock:
+            if "kube-apiserver" not in self.started and paths.exists(self.dir + "/kube-apiserver.yaml"):
+                try:
+                    self.start_apiserver()
+                    self.started.add("kube-apiserver")
+                except Exception as e:
+                    errs.append("kube-apiserver: %s" % e)
+            if "kube-apiserver" in self.started:
+                for comp, port in (("kube-controller-manager", 10257), ("kube-scheduler", 10259)):
+                    if comp in self.started or not paths.exists("%s/%s.yaml" % (self.dir, comp)):
+                        continue
+                    try:
+                        fl, _ = manifest_command("%s/%s.yaml" % (self.dir, comp))
+                        if comp == "kube-controller-manager" and fl.get("cluster-signing-cert-file"):
+                            self.signer = (fl["cluster-signing-cert-file"], fl["cluster-signing-key-file"])
+                        self.start_health(comp, fl.get("bind-address") or "127.0.0.1",
+                                          int(fl.get("secure-port") or port))
+                        self.started.add(comp)
+                    except Exception as e:
+                        errs.append("%s: %s" % (comp, e))
+        return errs
+
+    def start_apiserver(self):
+        fl, _ = manifest_command(self.dir + "/kube-apiserver.yaml")
+        data_dir = paths.ETCD_DIR
+        if paths.exists(self.dir + "/etcd.yaml"):
+            efl, _ = manifest_command(self.dir + "/etcd.yaml")
+            data_dir = efl.get("data-dir") or data_dir
+        db = paths.host(data_dir.rstrip("/") + "/member/snap/db")
+        import os
+        os.makedirs(os.path.dirname(db), exist_ok=True)
+        os.chmod(paths.host(data_dir), 0o700)
+        self.store = state.Store(db)
+        for ns in ("default", "kube-system", "kube-public", "kube-node-lease"):
+            apimod.ensure_namespace(self.store, ns)
+        port = int(fl.get("secure-port") or 6443)
+        bind = fl.get("bind-address") or "0.0.0.0"
+        adv = fl.get("advertise-address") or "127.0.0.1"
+        self.cert = paths.host(fl["tls-cert-file"])
+        self.key = paths.host(fl["tls-private-key-file"])
+        self.api = apimod.APIServer(self.store, version.server_version_info(), self.authenticate, self.routes(),
+                                    host=bind, port=port, certfile=self.cert, keyfile=self.key,
+                                    client_ca=paths.host(fl["client-ca-file"]),
+                                    server_address="%s:%d" % (adv, port), authorize=self.authorize,
+                                    present=self.present)
+        self.api.start()
+        glog.info("server.go:211", "Serving securely on %s:%d" % (bind, port))
+
+    def start_health(self, comp, bind, port):
+        class H(BaseHTTPRequestHandler):
+            def log_message(self, *a):
+                pass
+
+            def do_GET(self):
+                p = self.path.split("?", 1)[0]
+                code, body = (200, b"ok") if p in ("/healthz", "/livez", "/readyz") else (404, b"404 page not found\n")
+                self.send_response(code)
+                self.send_header("Content-Type", "text/plain; charset=utf-8")
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+        ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        ctx.load_cert_chain(self.cert, self.key)
+
+        class S(ThreadingHTTPServer):
+            daemon_threads = True
+            allow_reuse_address = True
+
+            def get_request(self):
+                sock, addr = self.socket.accept()
+                sock.settimeout(10)
+                return ctx.wrap_socket(sock, server_side=True), addr
+
+            def handle_error(self, request, client_address):
+                pass
+        srv = S((bind, port), H)
+        threading.Thread(target=srv.serve_forever, kwargs={"poll_interval": 0.2}, daemon=True).start()
+        self.health.append(srv)
+        glog.info("secure_serving.go:213", "Serving securely on %s:%d (%s)" % (bind, port, comp))
+
+    def stop(self):
+        for s in self.health:
+            s.shutdown()
+            s.server_close()
+        if self.api:
+            self.api.stop()
+        if self.store:
+            self.store.close()

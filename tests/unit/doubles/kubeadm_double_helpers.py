@@ -1,0 +1,268 @@
+"""Helpers for the kubeadm/kubelet double tests (uniquely named, imported by the test modules).
+
+Every node gets its own short filesystem root under /tmp (KUBEFORGE_DOUBLE_ROOT;
+unix socket paths must stay short), a fake /proc/swaps and ip_forward, and a
+throwaway unix socket listener as its CRI socket.  ``KUBEFORGE_DOUBLE_SYSTEMCTL``
+is ``none`` unless a test installs a fake systemctl.  A supervisor thread plays
+systemd's ``Restart=always`` for the kubelet: it re-reads kubeadm-flags.env and
+restarts the kubelet after every exit, like the kubeadm drop-in does.
+"""
+import os
+import shutil
+import socket
+import subprocess
+import tempfile
+import threading
+import time
+
+import pytest
+
+from k3s_double_helpers import asset_dir  # noqa: F401  (same release tree as the K3s tests)
+
+KUBE = "v1.35.2"
+KUBECTL = [p for p in (os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "..", ".venv", "bin",
+                                    "kubectl"), "/usr/bin/kubectl") if os.path.exists(p)]
+TOKEN = "abcdef.0123456789abcdef"
+
+
+def kube_dir(root, arch, version=KUBE):
+    return os.path.join(str(root), "dl.k8s.io", "release", version, "bin", "linux", arch)
+
+
+@pytest.fixture(scope="session")
+def kadm_bin(release_root, host_arch):
+    return os.path.join(kube_dir(release_root, host_arch), "kubeadm")
+
+
+@pytest.fixture(scope="session")
+def kubelet_bin(release_root, host_arch):
+    return os.path.join(kube_dir(release_root, host_arch), "kubelet")
+
+
+def free_port():
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    p = s.getsockname()[1]
+    s.close()
+    return p
+
+
+class CRI:
+    """A unix socket that accepts and closes connections (stands in for containerd)."""
+
+    def __init__(self, path):
+        os.makedirs(os.path.dirname(path), exist_ok=True)
+        self.sock = socket.socket(socket.AF_UNIX)
+        self.sock.bind(path)
+        self.sock.listen(64)
+        self.closed = False
+        threading.Thread(target=self._loop, daemon=True).start()
+
+    def _loop(self):
+        while not self.closed:
+            try:
+                c, _ = self.sock.accept()
+                c.close()
+            except OSError:
+                return
+
+    def close(self):
+        self.closed = True
+        self.sock.close()
+
+
+class Node:
+    def __init__(self, kadm, kubelet, name, cri=True, swap=False, ip_forward="1"):
+        self.kadm, self.kubelet_bin, self.name = kadm, kubelet, name
+        self.root = tempfile.mkdtemp(prefix="kf", dir="/tmp")
+        os.makedirs(self.path("/proc/sys/net/ipv4"))
+        swaps = "Filename\t\t\t\tType\t\tSize\t\tUsed\t\tPriority\n"
+        if swap:
+            swaps += "/swapfile                               file\t\t1048572\t\t0\t\t-2\n"
+        self.write("/proc/swaps", swaps)
+        if ip_forward is not None:
+            self.write("/proc/sys/net/ipv4/ip_forward", ip_forward + "\n")
+        self.cri = CRI(self.path("/var/run/containerd/containerd.sock")) if cri else None
+        self.env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "HOME": self.root,
+                    "KUBEFORGE_DOUBLE_ROOT": self.root, "KUBEFORGE_DOUBLE_SYSTEMCTL": "none",
+                    "KUBEFORGE_DOUBLE_EUID": "0"}
+        self.ports = {k: free_port() for k in ("api", "healthz", "kubelet", "kcm", "sched")}
+        self.klog = self.path("/kubelet.log")
+        self._stop = threading.Event()
+        self._thread = None
+        self.kubelet_proc = None
+        self.starts = 0
+
+    def path(self, p):
+        return self.root + p
+
+    def write(self, p, text):
+        os.makedirs(os.path.dirname(self.path(p)), exist_ok=True)
+        with open(self.path(p), "w") as fh:
+            fh.write(text)
+
+    def exists(self, p):
+        return os.path.exists(self.path(p))
+
+    def read(self, p):
+        with open(self.path(p)) as fh:
+            return fh.read()
+
+    def kubeadm(self, args, timeout=120, stdin=None):
+        return subprocess.run([self.kadm] + list(args), env=self.env, stdout=subprocess.PIPE,
+                              stderr=subprocess.PIPE, text=True, timeout=timeout, input=stdin)
+
+    def kubelet_args(self):
+        args = ["--bootstrap-kubeconfig=/etc/kubernetes/bootstrap-kubelet.conf",
+                "--kubeconfig=/etc/kubernetes/kubelet.conf", "--config=/var/lib/kubelet/config.yaml"]
+        try:
+            line = self.read("/var/lib/kubelet/kubeadm-flags.env").strip()
+            args += line.split("=", 1)[1].strip('"').split()
+        except OSError:
+            pass
+        return args
+
+    def kubelet_once(self, extra=(), timeout=10):
+        return subprocess.run([self.kubelet_bin] + self.kubelet_args() + list(extra), env=self.env,
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, timeout=timeout)
+
+    def start_kubelet(self):
+        """systemd Restart=always for the kubelet (restart delay 0.3 s)."""
+        def loop():
+            with open(self.klog, "a") as log:
+                while not self._stop.is_set():
+                    self.starts += 1
+                    p = subprocess.Popen([self.kubelet_bin] + self.kubelet_args(), env=self.env, stdout=log,
+                                         stderr=log)
+                    self.kubelet_proc = p
+                    while p.poll() is None and not self._stop.is_set():
+                        time.sleep(0.1)
+                    if p.poll() is None:
+                        p.terminate()
+                        try:
+                            p.wait(10)
+                        except subprocess.TimeoutExpired:
+                            p.kill()
+                            p.wait()
+                    self._stop.wait(0.3)
+        self._thread = threading.Thread(target=loop, daemon=True)
+        self._thread.start()
+
+    def stop_kubelet(self):
+        self._stop.set()
+        if self._thread:
+            self._thread.join(20)
+        self._thread = None
+        self._stop = threading.Event()
+
+    def kubelet_log(self):
+        try:
+            with open(self.klog) as fh:
+                return fh.read()
+        except OSError:
+            return ""
+
+    def close(self):
+        self.stop_kubelet()
+        if self.cri:
+            self.cri.close()
+        shutil.rmtree(self.root, ignore_errors=True)
+
+    # -- configuration documents ------------------------------------------------
+    def init_config(self, extra_init="", extra_cluster="", extra_kubelet="", timeouts="20s", taints=None):
+        p = self.ports
+        if taints is not None:
+            extra_init = "nodeRegistration:\n  name: %s\n  taints: %s\n  kubeletExtraArgs:\n  - name: node-ip\n" \
+                         "    value: 127.0.0.1\n" % (self.name, taints) + extra_init
+        return """apiVersion: kubeadm.k8s.io/v1beta4
+kind: InitConfiguration
+bootstrapTokens:
+- token: %s
+  description: test token
+localAPIEndpoint:
+  advertiseAddress: 127.0.0.1
+  bindPort: %d
+%stimeouts:
+  kubeletHealthCheck: %s
+  controlPlaneComponentHealthCheck: %s
+  kubernetesAPICall: 10s
+%s---
+apiVersion: kubeadm.k8s.io/v1beta4
+kind: ClusterConfiguration
+kubernetesVersion: %s
+encryptionAlgorithm: ECDSA-P256
+networking:
+  podSubnet: 10.244.0.0/16
+controllerManager:
+  extraArgs:
+  - name: secure-port
+    value: "%d"
+scheduler:
+  extraArgs:
+  - name: secure-port
+    value: "%d"
+%s---
+apiVersion: kubelet.config.k8s.io/v1beta1
+kind: KubeletConfiguration
+healthzPort: %d
+port: %d
+%s""" % (TOKEN, p["api"], "" if taints is not None else
+         "nodeRegistration:\n  name: %s\n  kubeletExtraArgs:\n  - name: node-ip\n    value: 127.0.0.1\n" % self.name,
+         timeouts, timeouts, extra_init, KUBE, p["kcm"], p["sched"], extra_cluster,
+         p["healthz"], p["kubelet"], extra_kubelet)
+
+    def join_config(self, endpoint, token, hashes, discovery_timeout="3s", extra="", taints=None):
+        self.write("/patches/kubeletconfiguration+merge.yaml",
+                   "healthzPort: %d\nport: %d\n" % (self.ports["healthz"], self.ports["kubelet"]))
+        return """apiVersion: kubeadm.k8s.io/v1beta4
+kind: JoinConfiguration
+discovery:
+  bootstrapToken:
+    apiServerEndpoint: %s
+    token: %s
+    caCertHashes: [%s]
+nodeRegistration:
+  name: %s
+  kubeletExtraArgs:
+  - name: node-ip
+    value: 127.0.0.1
+%spatches:
+  directory: /patches
+timeouts:
+  discovery: %s
+  kubeletHealthCheck: 20s
+  tlsBootstrap: 20s
+%s""" % (endpoint, token, ", ".join(hashes), self.name, "  taints: %s\n" % taints if taints is not None else "",
+         discovery_timeout, extra)
+
+
+@pytest.fixture
+def make_node(kadm_bin, kubelet_bin):
+    nodes = []
+
+    def _make(name="node1", **kw):
+        n = Node(kadm_bin, kubelet_bin, name, **kw)
+        nodes.append(n)
+        return n
+    yield _make
+    for n in nodes:
+        n.close()
+
+
+def wait_for(fn, timeout=20, interval=0.1):
+    end = time.time() + timeout
+    while time.time() < end:
+        v = fn()
+        if v:
+            return v
+        time.sleep(interval)
+    return fn()
+
+
+def openssl_pin(ca_path):
+    """The discovery hash through the openssl pipeline kubeadm's docs give."""
+    p1 = subprocess.run(["openssl", "x509", "-pubkey", "-noout", "-in", ca_path], stdout=subprocess.PIPE, check=True)
+    p2 = subprocess.run(["openssl", "pkey", "-pubin", "-outform", "der"], input=p1.stdout, stdout=subprocess.PIPE,
+                        check=True)
+    p3 = subprocess.run(["sha256sum"], input=p2.stdout, stdout=subprocess.PIPE, check=True)
+    return "sha256:" + p3.stdout.decode().split()[0]
