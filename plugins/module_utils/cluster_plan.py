@@ -8,12 +8,16 @@ it) and returns the clusters plus a list of human-readable errors. No I/O.
 """
 from __future__ import annotations
 
+import re
 from collections import OrderedDict
 from typing import Any
+
+from ansible_collections.kubeforge.cluster.plugins.module_utils.kubeadm_config import network_errors
 
 DISTRIBUTIONS = ("k3s", "kubeadm")
 DATASTORES = ("sqlite", "etcd", "external")
 ROLES = ("server", "agent")
+_PINNED = re.compile(r"^v[0-9]+\.[0-9]+\.[0-9]+$")
 
 
 def _err(errors: list[str], text: str) -> None:
@@ -127,11 +131,37 @@ def plan_clusters(nodes: list[dict[str, Any]]) -> dict[str, Any]:
                                  f"empty on {', '.join(missing)}. Set it for the cluster, for example "
                                  "postgres://k3s:PASSWORD@db.example.net:5432/k3s (keep it in Ansible Vault).")
         elif cluster["distribution"] == "kubeadm":
-            _err(errors, f"cluster '{name}': the kubeadm distribution is not available yet in this release of "
-                         "kubeforge.cluster; use cluster_distribution: k3s.")
+            _kubeadm_errors(errors, name, cluster, [n for n in nodes if n.get("cluster") == name])
         first = cluster["servers"][0]
         cluster["first_server"] = first
         cluster["api_endpoint"] = cluster["api_endpoints"][0] if cluster["api_endpoints"] else address_of[first]
         del cluster["api_endpoints"]
 
     return {"clusters": dict(clusters), "errors": errors}
+
+
+def _kubeadm_errors(errors: list[str], name: str, cluster: dict[str, Any], nodes: list[dict[str, Any]]) -> None:
+    """The rules of a kubeadm cluster; records what it needs in ``cluster``."""
+    versions = sorted({str(n.get("kubernetes_version") or "") for n in nodes})
+    if len(versions) > 1:
+        _err(errors, f"cluster '{name}': cluster_kubernetes_version differs between hosts ({', '.join(versions)}); "
+                     "a kubeadm cluster is installed at one version. Set it once for the cluster.")
+    version = versions[0] if versions else ""
+    if len(versions) == 1 and not _PINNED.match(version):
+        _err(errors, f"cluster '{name}': a kubeadm cluster needs cluster_kubernetes_version pinned to a release such as "
+                     f"v1.35.2 (got {version!r}); kubeadm, kubelet and kubectl are fetched for that exact version.")
+    cluster["kubernetes_version"] = version
+    count = len(cluster["servers"])
+    if count > 1:
+        _err(errors, f"cluster '{name}': {count} control planes listed ({', '.join(cluster['servers'])}), but this "
+                     "release of kubeforge.cluster installs kubeadm clusters with one control plane; keep one host "
+                     "in the server group and put the others in the agent group as workers.")
+    for key, var in (("pod_cidr", "cluster_pod_cidr"), ("service_cidr", "cluster_service_cidr")):
+        values = sorted({str(n.get(key) or "") for n in nodes})
+        if len(values) > 1:
+            _err(errors, f"cluster '{name}': {var} differs between hosts ({', '.join(values)}); set it once for "
+                         "the cluster.")
+        cluster[key] = values[0] if values else ""
+    for problem in network_errors(cluster["pod_cidr"], cluster["service_cidr"]):
+        _err(errors, f"cluster '{name}': {problem} (cluster_pod_cidr: {cluster['pod_cidr']!r}, "
+                     f"cluster_service_cidr: {cluster['service_cidr']!r}).")

@@ -14,6 +14,13 @@ def node(host: str, cluster: str = "default", roles: tuple[str, ...] = ("server"
     return record
 
 
+def kubeadm_node(host: str, cluster: str = "hub", roles: tuple[str, ...] = ("server",), **extra: Any) -> dict[str, Any]:
+    record = {"distribution": "kubeadm", "kubernetes_version": "v1.35.2", "pod_cidr": "10.244.0.0/16",
+              "service_cidr": "10.96.0.0/12"}
+    record.update(extra)
+    return node(host, cluster, roles, **record)
+
+
 def test_single_server_cluster() -> None:
     plan = plan_clusters([node("s1")])
     assert plan["errors"] == []
@@ -47,7 +54,16 @@ def test_explicit_endpoint_wins() -> None:
     ([node("s1", datastore="mongo")], "cluster_datastore must be one of sqlite, etcd, external"),
     ([node("s1"), node("w1", roles=("agent",), node_name="s1")], "would both register as node 's1'"),
     ([node("s1", api_endpoint="a"), node("w1", roles=("agent",), api_endpoint="b")], "cluster_api_endpoint differs"),
-    ([node("s1", distribution="kubeadm")], "kubeadm distribution is not available yet"),
+    ([kubeadm_node("c1", kubernetes_version="")], "needs cluster_kubernetes_version pinned"),
+    ([kubeadm_node("c1", kubernetes_version="stable")], "got 'stable'"),
+    ([kubeadm_node("c1"), kubeadm_node("w1", roles=("agent",), kubernetes_version="v1.35.1")],
+     "cluster_kubernetes_version differs between hosts (v1.35.1, v1.35.2)"),
+    ([kubeadm_node("c1"), kubeadm_node("c2"), kubeadm_node("c3")], "3 control planes listed (c1, c2, c3)"),
+    ([kubeadm_node("c1", pod_cidr="10.96.0.0/16")],
+     "the pod subnet 10.96.0.0/16 and the service subnet 10.96.0.0/12 overlap"),
+    ([kubeadm_node("c1", pod_cidr="10.244.0.0/33")], "cluster_pod_cidr: '10.244.0.0/33'"),
+    ([kubeadm_node("c1"), kubeadm_node("w1", roles=("agent",), pod_cidr="10.32.0.0/16")],
+     "cluster_pod_cidr differs between hosts"),
     ([node("s1", datastore="etcd")], "odd number of servers, 3 or more"),
     ([node(f"s{i}", datastore="etcd") for i in range(4)], "4 listed"),
     ([node("s1", datastore="external")], "cluster_datastore_endpoint is empty on s1"),
@@ -85,3 +101,13 @@ def test_token_given_once_or_everywhere_alike_is_fine() -> None:
 def test_external_datastore_with_endpoint() -> None:
     nodes = [node(f"s{i}", datastore="external", datastore_endpoint_set=True) for i in range(2)]
     assert plan_clusters(nodes)["errors"] == []
+
+
+def test_kubeadm_and_k3s_clusters_in_one_inventory() -> None:
+    plan = plan_clusters([kubeadm_node("c1"), kubeadm_node("w1", roles=("agent",)), node("edge1", "edge")])
+    assert plan["errors"] == []
+    hub = plan["clusters"]["hub"]
+    assert hub["distribution"] == "kubeadm" and hub["first_server"] == "c1" and hub["agents"] == ["w1"]
+    assert hub["kubernetes_version"] == "v1.35.2"
+    assert (hub["pod_cidr"], hub["service_cidr"]) == ("10.244.0.0/16", "10.96.0.0/12")
+    assert plan["clusters"]["edge"]["distribution"] == "k3s"
