@@ -1,16 +1,26 @@
-"""A minimal Kubernetes API server (core/v1 subset) over HTTPS, stdlib only.
+"""A minimal Kubernetes API server (core/v1 plus a few API groups) over HTTPS, stdlib only.
 
 Generic enough to be reused by other doubles: the caller supplies a Store
 (state.py), version info, an authenticator and optional extra routes.
 
-Implemented: discovery (/api, /api/v1, /apis), /version, /healthz, /livez,
-/readyz, GET/LIST (labelSelector, fieldSelector, limit/continue, Table
-output for kubectl), minimal watch (ADDED events then held until
-timeoutSeconds), POST/PUT/PATCH(merge & strategic-as-merge)/DELETE.
+Implemented: legacy discovery (/api, /api/v1, /apis, /apis/<group>,
+/apis/<group>/<version>), a stub OpenAPI v3 (/openapi/v3, enough for
+kubectl's validation and apply), /version, /healthz, /livez, /readyz,
+GET/LIST (labelSelector, fieldSelector, limit/continue, Table output for
+kubectl), minimal watch (ADDED events, the watch-list bookmark, then held
+until timeoutSeconds), POST/PUT/PATCH/DELETE.  PATCH takes merge patches and
+strategic merge patches (list merge keys simplified, see
+strategic_merge_patch); JSON patch and server-side apply are refused with 415.
+
+Resources: CORE_RESOURCES (core/v1) and GROUP_RESOURCES (apps/v1 daemonsets
+and deployments, rbac.authorization.k8s.io/v1).  A group resource is stored,
+reported in Status bodies and handed to the authorize/present hooks under its
+qualified name (``daemonsets.apps``), so it never collides with a core one.
 """
 import base64
 import calendar
 import copy
+import hashlib
 import json
 import re
 import socket
@@ -35,7 +45,113 @@ CORE_RESOURCES = {
     "events": ("Event", True, "event", ["ev"]),
     "endpoints": ("Endpoints", True, "endpoints", ["ep"]),
 }
+# "group/version" -> resource -> (kind, namespaced, singular, shortNames)
+GROUP_RESOURCES = {
+    "apps/v1": {
+        "daemonsets": ("DaemonSet", True, "daemonset", ["ds"]),
+        "deployments": ("Deployment", True, "deployment", ["deploy"]),
+    },
+    "rbac.authorization.k8s.io/v1": {
+        "clusterrolebindings": ("ClusterRoleBinding", False, "clusterrolebinding", []),
+        "clusterroles": ("ClusterRole", False, "clusterrole", []),
+        "rolebindings": ("RoleBinding", True, "rolebinding", []),
+        "roles": ("Role", True, "role", []),
+    },
+}
 VERBS = ["create", "delete", "deletecollection", "get", "list", "patch", "update", "watch"]
+# core resources that also answer on .../<name>/status (same object, whole-object writes)
+STATUS_SUBRESOURCES = ("nodes", "namespaces", "pods", "services")
+# kinds whose metadata.generation the server keeps (1 on create, +1 on a spec change)
+# and whose status it computes (no controller runs: see workload_status)
+WORKLOADS = ("daemonsets.apps", "deployments.apps")
+
+PATCH_JSON = "application/json-patch+json"
+PATCH_MERGE = "application/merge-patch+json"
+PATCH_STRATEGIC = "application/strategic-merge-patch+json"
+PATCH_APPLY = "application/apply-patch+yaml"
+# what kube-apiserver lists in its 415 for built-in kinds (in this order)
+PATCH_TYPES = [PATCH_JSON, PATCH_MERGE, PATCH_STRATEGIC, PATCH_APPLY]
+
+
+class Res:
+    """One served resource.  ``key`` names it in the store, in Status messages
+    and for the authorize/present hooks: ``pods`` for core, ``daemonsets.apps``
+    for a group resource (kube-apiserver's qualified resource name)."""
+
+    def __init__(self, group, version, name, kind, namespaced, singular, short):
+        self.group, self.version, self.name = group, version, name
+        self.kind, self.namespaced, self.singular, self.short = kind, namespaced, singular, short
+        self.api_version = "%s/%s" % (group, version) if group else version
+        self.key = "%s.%s" % (name, group) if group else name
+        self.status_subresource = not group and name in STATUS_SUBRESOURCES
+
+    def details(self, name):
+        d = {"name": name}
+        if self.group:
+            d["group"] = self.group
+        d["kind"] = self.name
+        return d
+
+    def discovery(self):
+        r = {"name": self.name, "singularName": self.singular, "namespaced": self.namespaced,
+             "kind": self.kind, "verbs": VERBS, "storageVersionHash": ""}
+        if self.short:
+            r["shortNames"] = self.short
+        return r
+
+
+# (group, version) -> resource -> Res
+RESOURCES = {("", "v1"): {n: Res("", "v1", n, *v) for n, v in CORE_RESOURCES.items()}}
+for _gv, _table in GROUP_RESOURCES.items():
+    _g, _v = _gv.split("/")
+    RESOURCES[(_g, _v)] = {n: Res(_g, _v, n, *v) for n, v in _table.items()}
+
+
+def groups():
+    """group -> [versions], in GROUP_RESOURCES order (first version preferred)."""
+    out = {}
+    for gv in GROUP_RESOURCES:
+        g, v = gv.split("/")
+        out.setdefault(g, []).append(v)
+    return out
+
+
+def workload_defaults(key, obj):
+    """The spec defaults kube-apiserver sets on every write of an apps/v1
+    DaemonSet or Deployment (SetDefaults_DaemonSet/_Deployment; the pod
+    template's own defaults are not applied)."""
+    spec = obj.get("spec")
+    if not isinstance(spec, dict):
+        spec = obj["spec"] = {}
+    if key == "daemonsets.apps":
+        field, rolling = "updateStrategy", {"maxUnavailable": 1, "maxSurge": 0}
+    else:
+        spec.setdefault("replicas", 1)
+        field, rolling = "strategy", {"maxUnavailable": "25%", "maxSurge": "25%"}
+        spec.setdefault("progressDeadlineSeconds", 600)
+    st = spec.get(field)
+    if not isinstance(st, dict):
+        st = spec[field] = {}
+    st.setdefault("type", "RollingUpdate")
+    if st["type"] == "RollingUpdate":
+        ru = st.get("rollingUpdate")
+        if not isinstance(ru, dict):
+            ru = st["rollingUpdate"] = {}
+        for k, v in rolling.items():
+            ru.setdefault(k, v)
+    spec.setdefault("revisionHistoryLimit", 10)
+
+
+def workload_status(key, obj):
+    """The status kube-controller-manager would write, as far as the double
+    knows it: the spec is observed, but nothing schedules or runs Pods, so
+    every Pod count is 0 (zero counts that are omitempty in the Go types are
+    left out, like a real server does)."""
+    gen = obj.get("metadata", {}).get("generation", 1)
+    if key == "daemonsets.apps":
+        return {"currentNumberScheduled": 0, "desiredNumberScheduled": 0, "numberMisscheduled": 0,
+                "numberReady": 0, "observedGeneration": gen}
+    return {"observedGeneration": gen}
 
 
 def status(code, reason, message, details=None):
@@ -178,6 +294,126 @@ def merge_patch(target, patch):
     return out
 
 
+# Strategic merge patch, simplified.  Lists whose Go field has patchStrategy
+# "merge" are merged by their patchMergeKey; the field is recognised by its
+# name and the name of the field that contains it (a Container's fields sit
+# under "containers"), not by the full Go type.  Every other list is replaced.
+# (parent field, field) -> merge key; a tuple: the first key the items carry.
+SMP_MERGE_KEYS = {
+    ("spec", "containers"): "name", ("spec", "initContainers"): "name",
+    ("spec", "ephemeralContainers"): "name", ("spec", "volumes"): "name",
+    ("spec", "imagePullSecrets"): "name", ("spec", "hostAliases"): "ip",
+    ("spec", "topologySpreadConstraints"): "topologyKey", ("spec", "resourceClaims"): "name",
+    ("spec", "schedulingGates"): "name", ("spec", "ports"): "port",
+    ("metadata", "ownerReferences"): "uid",
+    ("status", "conditions"): "type", ("status", "addresses"): "type",
+    ("", "secrets"): "name",
+}
+for _c in ("containers", "initContainers", "ephemeralContainers"):
+    SMP_MERGE_KEYS.update({(_c, "ports"): "containerPort", (_c, "env"): "name",
+                           (_c, "volumeMounts"): "mountPath", (_c, "volumeDevices"): "devicePath"})
+# lists of scalars with patchStrategy "merge": a patch adds to them
+SMP_MERGE_SCALARS = {("metadata", "finalizers"), ("spec", "podCIDRs")}
+
+
+def strategic_merge_patch(target, patch):
+    """application/strategic-merge-patch+json on a JSON object (see above).
+    Directives: ``$patch`` (replace/delete/merge, on maps and list items),
+    ``$setElementOrder/<list>``, ``$deleteFromPrimitiveList/<list>`` and
+    ``$retainKeys``; null deletes a key like in a merge patch."""
+    if not isinstance(patch, dict):
+        return copy.deepcopy(patch)
+    out = _smp_map(target if isinstance(target, dict) else {}, patch, "")
+    return {} if out is None else out
+
+
+def _smp_map(target, patch, parent):
+    directive = patch.get("$patch")
+    if directive == "delete":
+        return None
+    if directive == "replace":
+        target = {}
+    out = dict(target)
+    retain = patch.get("$retainKeys")
+    if isinstance(retain, list):
+        out = {k: v for k, v in out.items() if k in retain}
+    for k, v in patch.items():
+        if k.startswith("$deleteFromPrimitiveList/") and isinstance(v, list):
+            f = k.split("/", 1)[1]
+            if isinstance(out.get(f), list):
+                out[f] = [x for x in out[f] if x not in v]
+    for k, v in patch.items():
+        if k.startswith("$"):
+            continue
+        cur = out.get(k)
+        if v is None:
+            out.pop(k, None)
+        elif isinstance(v, dict):
+            merged = _smp_map(cur if isinstance(cur, dict) else {}, v, k)
+            if merged is None:
+                out.pop(k, None)
+            else:
+                out[k] = merged
+        elif isinstance(v, list):
+            out[k] = _smp_list(parent, k, cur if isinstance(cur, list) else [], v)
+        else:
+            out[k] = v
+    for k, order in patch.items():
+        if k.startswith("$setElementOrder/") and isinstance(order, list):
+            f = k.split("/", 1)[1]
+            if isinstance(out.get(f), list):
+                out[f] = _smp_order(SMP_MERGE_KEYS.get((parent, f)), out[f], order)
+    return out
+
+
+def _smp_clean(items, field):
+    """A list as given in a patch, directives removed."""
+    out = []
+    for x in items:
+        if isinstance(x, dict):
+            if x.get("$patch") == "delete" or x == {"$patch": "replace"}:
+                continue
+            x = _smp_map({}, x, field)
+        out.append(x)
+    return out
+
+
+def _smp_list(parent, field, cur, patch):
+    if (parent, field) in SMP_MERGE_SCALARS and not any(isinstance(x, (dict, list)) for x in patch):
+        return list(cur) + [x for x in patch if x not in cur]
+    key = SMP_MERGE_KEYS.get((parent, field))
+    if key is None or not all(isinstance(x, dict) for x in patch) \
+            or any(x.get("$patch") == "replace" for x in patch):
+        return _smp_clean(patch, field)
+    out = copy.deepcopy(cur)
+    for p in patch:
+        if key not in p:
+            out.append(_smp_map({}, p, field))
+            continue
+        idx = next((i for i, e in enumerate(out) if isinstance(e, dict) and e.get(key) == p[key]), None)
+        if p.get("$patch") == "delete":
+            out = [e for e in out if not (isinstance(e, dict) and e.get(key) == p[key])]
+        elif idx is None:
+            item = _smp_map({}, p, field)
+            if item is not None:
+                out.append(item)
+        else:
+            out[idx] = _smp_map(out[idx], p, field)
+    return out
+
+
+def _smp_order(key, items, order):
+    """$setElementOrder: the listed items first, in that order; the others
+    (only on the server) keep their relative order after them."""
+    def ident(x):
+        return x.get(key) if key and isinstance(x, dict) else x
+    wanted = [ident(o) for o in order]
+    first = []
+    for w in wanted:
+        first.extend(x for x in items if ident(x) == w and not any(x is y for y in first))
+    return first + [x for x in items if not any(x is y for y in first)]
+
+
 # --------------------------------------------------------------------------
 # tables
 
@@ -211,6 +447,79 @@ TABLES = {
 }
 _DEFAULT_TABLE = ([_col("Name", fmt="name"), _col("Age")],
                   lambda o: [o["metadata"]["name"], human_age(o["metadata"].get("creationTimestamp"))])
+
+
+def _fmt_labels(labels):
+    """labels.FormatLabels: k=v,... sorted, or <none>."""
+    return ",".join("%s=%s" % kv for kv in sorted((labels or {}).items())) or "<none>"
+
+
+def _fmt_selector(sel):
+    """metav1.FormatLabelSelector (approximately)."""
+    if not isinstance(sel, dict):
+        return "<none>"
+    reqs = [(k, "%s=%s" % (k, v)) for k, v in (sel.get("matchLabels") or {}).items()]
+    for e in sel.get("matchExpressions") or []:
+        k, op, vals = e.get("key", ""), e.get("operator"), ",".join(sorted(e.get("values") or []))
+        reqs.append((k, {"In": "%s in (%s)" % (k, vals), "NotIn": "%s notin (%s)" % (k, vals),
+                         "Exists": k, "DoesNotExist": "!" + k}.get(op, k)))
+    return ",".join(r for _, r in sorted(reqs)) or "<none>"
+
+
+def _pod_template_cells(o):
+    cs = o.get("spec", {}).get("template", {}).get("spec", {}).get("containers") or []
+    return [",".join(c.get("name", "") for c in cs), ",".join(c.get("image", "") for c in cs),
+            _fmt_selector(o.get("spec", {}).get("selector"))]
+
+
+def _age(o):
+    return human_age(o["metadata"].get("creationTimestamp"))
+
+
+def _ds_row(o):
+    st = o.get("status", {})
+    return ([o["metadata"]["name"]] + [st.get(f, 0) for f in ("desiredNumberScheduled", "currentNumberScheduled",
+                                                               "numberReady", "updatedNumberScheduled",
+                                                               "numberAvailable")]
+            + [_fmt_labels(o.get("spec", {}).get("template", {}).get("spec", {}).get("nodeSelector")), _age(o)]
+            + _pod_template_cells(o))
+
+
+def _deploy_row(o):
+    st = o.get("status", {})
+    want = o.get("spec", {}).get("replicas", 1)
+    return [o["metadata"]["name"], "%d/%d" % (st.get("readyReplicas", 0), want), st.get("updatedReplicas", 0),
+            st.get("availableReplicas", 0), _age(o)] + _pod_template_cells(o)
+
+
+def _binding_row(o):
+    subj = o.get("subjects") or []
+    ref = o.get("roleRef") or {}
+
+    def names(kind):
+        return ", ".join(s.get("name", "") for s in subj if s.get("kind") == kind)
+    sas = ", ".join("%s/%s" % (s.get("namespace", ""), s.get("name", "")) for s in subj
+                    if s.get("kind") == "ServiceAccount")
+    return [o["metadata"]["name"], "%s/%s" % (ref.get("kind", ""), ref.get("name", "")), _age(o),
+            names("User"), names("Group"), sas]
+
+
+_POD_TEMPLATE_COLS = [_col("Containers", prio=1), _col("Images", prio=1), _col("Selector", prio=1)]
+_BINDING_TABLE = ([_col("Name", fmt="name"), _col("Role"), _col("Age"), _col("Users", prio=1),
+                   _col("Groups", prio=1), _col("ServiceAccounts", prio=1)], _binding_row)
+_ROLE_TABLE = ([_col("Name", fmt="name"), _col("Created At", typ="date")],
+               lambda o: [o["metadata"]["name"], o["metadata"].get("creationTimestamp", "")])
+TABLES.update({
+    "daemonsets.apps": ([_col("Name", fmt="name"), _col("Desired", "integer"), _col("Current", "integer"),
+                         _col("Ready", "integer"), _col("Up-to-date", "integer"), _col("Available", "integer"),
+                         _col("Node Selector"), _col("Age")] + _POD_TEMPLATE_COLS, _ds_row),
+    "deployments.apps": ([_col("Name", fmt="name"), _col("Ready"), _col("Up-to-date", "integer"),
+                          _col("Available", "integer"), _col("Age")] + _POD_TEMPLATE_COLS, _deploy_row),
+    "clusterroles.rbac.authorization.k8s.io": _ROLE_TABLE,
+    "roles.rbac.authorization.k8s.io": _ROLE_TABLE,
+    "clusterrolebindings.rbac.authorization.k8s.io": _BINDING_TABLE,
+    "rolebindings.rbac.authorization.k8s.io": _BINDING_TABLE,
+})
 
 
 class APIServer:
@@ -285,18 +594,61 @@ class APIServer:
             self.httpd.server_close()
 
     # -- helpers ------------------------------------------------------------
-    def resource_list(self):
+    def resource_list(self, group="", version="v1"):
+        """APIResourceList of /api/v1 or /apis/<group>/<version>."""
         res = []
-        for name, (kind, namespaced, singular, short) in CORE_RESOURCES.items():
-            r = {"name": name, "singularName": singular, "namespaced": namespaced, "kind": kind,
-                 "verbs": VERBS if name != "events" else VERBS, "storageVersionHash": ""}
-            if short:
-                r["shortNames"] = short
-            res.append(r)
-            if name in ("nodes", "namespaces", "pods", "services"):
-                res.append({"name": name + "/status", "singularName": "", "namespaced": namespaced,
-                            "kind": kind, "verbs": ["get", "patch", "update"]})
-        return {"kind": "APIResourceList", "groupVersion": "v1", "resources": res}
+        for r in RESOURCES[(group, version)].values():
+            res.append(r.discovery())
+            if r.status_subresource:
+                res.append({"name": r.name + "/status", "singularName": "", "namespaced": r.namespaced,
+                            "kind": r.kind, "verbs": ["get", "patch", "update"]})
+        if not group:
+            return {"kind": "APIResourceList", "groupVersion": "v1", "resources": res}
+        return {"kind": "APIResourceList", "apiVersion": "v1", "groupVersion": "%s/%s" % (group, version),
+                "resources": res}
+
+    @staticmethod
+    def api_group(group):
+        vs = [{"groupVersion": "%s/%s" % (group, v), "version": v} for v in groups()[group]]
+        return {"name": group, "versions": vs, "preferredVersion": vs[0]}
+
+    def group_list(self):
+        """APIGroupList of /apis (the legacy form, like /api serves APIVersions)."""
+        return {"kind": "APIGroupList", "apiVersion": "v1", "groups": [self.api_group(g) for g in groups()]}
+
+    def openapi_v3(self, group, version):
+        """A stub OpenAPI v3 document of one group/version: for each kind, only
+        its PATCH operation (x-kubernetes-group-version-kind, the query
+        parameters fieldManager and fieldValidation, the accepted patch
+        types) and no schemas.  That is what kubectl reads to decide that
+        validation is left to the server and that strategic merge patches
+        are accepted (it then builds them from its compiled-in types)."""
+        base = "/apis/%s/%s" % (group, version) if group else "/api/v1"
+        paths = {}
+        for r in RESOURCES[(group, version)].values():
+            path = "%s%s/%s/{name}" % (base, "/namespaces/{namespace}" if r.namespaced else "", r.name)
+            paths[path] = {"patch": {
+                "operationId": "patch%s%s%s" % ("".join(w.capitalize() for w in re.split(r"[.\-]", group or "core")),
+                                                version.capitalize(), ("Namespaced" if r.namespaced else "") + r.kind),
+                "x-kubernetes-action": "patch",
+                "x-kubernetes-group-version-kind": {"group": group, "kind": r.kind, "version": version},
+                "parameters": [{"name": n, "in": "query", "schema": {"type": "string", "uniqueItems": True}}
+                               for n in ("fieldManager", "fieldValidation")],
+                "requestBody": {"required": True,
+                                "content": {ct: {"schema": {"type": "object"}} for ct in (PATCH_MERGE, PATCH_STRATEGIC)}},
+                "responses": {"200": {"description": "OK"}}}}
+        return {"openapi": "3.0.0", "info": {"title": "Kubernetes", "version": self.version_info.get("gitVersion", "")},
+                "paths": paths, "components": {"schemas": {}}}
+
+    def openapi_v3_index(self):
+        """/openapi/v3: one entry per served group/version; the hash in the URL
+        changes with the document, so clients never use a stale cached copy."""
+        out = {}
+        for group, version in RESOURCES:
+            gvpath = "apis/%s/%s" % (group, version) if group else "api/v1"
+            digest = hashlib.sha512(json.dumps(self.openapi_v3(group, version), sort_keys=True).encode()).hexdigest()
+            out[gvpath] = {"serverRelativeURL": "/openapi/v3/%s?hash=%s" % (gvpath, digest.upper())}
+        return {"paths": out}
 
 
 class _Handler(BaseHTTPRequestHandler):
@@ -360,6 +712,13 @@ class _Handler(BaseHTTPRequestHandler):
     def _read_json(self):
         n = int(self.headers.get("Content-Length") or 0)
         raw = self.rfile.read(n) if n else b""
+        self._consumed = True
+        ctype = (self.headers.get("Content-Type") or "").split(";")[0].strip().lower()
+        if raw and ctype and ctype != "application/json" and not ctype.endswith("+json"):
+            # e.g. application/vnd.kubernetes.protobuf from kubectl's typed commands
+            self.send_status(status(415, "UnsupportedMediaType", "the body of the request was in an unknown format - "
+                                                                 "accepted media types include: application/json"))
+            return Ellipsis
         try:
             return json.loads(raw.decode() or "null")
         except ValueError as e:
@@ -388,6 +747,7 @@ class _Handler(BaseHTTPRequestHandler):
     def _dispatch(self):
         api = self.server_api
         self._body = Ellipsis
+        self._consumed = False
         url = urlsplit(self.path)
         path = url.path.rstrip("/") or "/"
         self.query = {k: v[-1] for k, v in parse_qs(url.query, keep_blank_values=True).items()}
@@ -396,12 +756,12 @@ class _Handler(BaseHTTPRequestHandler):
             code, ctype, body = route(self)
             self.send_body(code, body, ctype)
             return
-        user = api.authenticate(self)
-        if not user:
-            self.send_status(status(401, "Unauthorized", "Unauthorized"))
-            return
-        self.user = user
         try:
+            user = api.authenticate(self)
+            if not user:
+                self.send_status(status(401, "Unauthorized", "Unauthorized"))
+                return
+            self.user = user
             self._api(path)
         except BrokenPipeError:
             pass
@@ -419,6 +779,21 @@ class _Handler(BaseHTTPRequestHandler):
                 self.send_status(status(500, "InternalError", "Internal error occurred: %s" % e))
             except OSError:
                 pass
+        finally:
+            self._drain()
+
+    def _drain(self):
+        """Read a request body that no handler read (a refused PATCH, a
+        DELETE's DeleteOptions), or it would be parsed as the next request."""
+        if self._consumed:
+            return
+        self._consumed = True
+        try:
+            n = int(self.headers.get("Content-Length") or 0)
+            if n:
+                self.rfile.read(n)
+        except (ValueError, OSError):
+            self.close_connection = True
 
     def _api(self, path):
         api = self.server_api
@@ -435,30 +810,47 @@ class _Handler(BaseHTTPRequestHandler):
                                         "serverAddressByClientCIDRs": [{"clientCIDR": "0.0.0.0/0",
                                                                         "serverAddress": api.server_address}]})
         if path == "/apis":
-            return self.send_body(200, {"kind": "APIGroupList", "apiVersion": "v1", "groups": []})
+            return self.send_body(200, api.group_list())
         if path == "/api/v1":
             return self.send_body(200, api.resource_list())
+        if path == "/openapi/v3":
+            return self.send_body(200, api.openapi_v3_index())
+        if path.startswith("/openapi/v3/"):
+            gv = path[len("/openapi/v3/"):].split("/")
+            if gv == ["api", "v1"]:
+                return self.send_body(200, api.openapi_v3("", "v1"))
+            if len(gv) == 3 and gv[0] == "apis" and (gv[1], gv[2]) in RESOURCES:
+                return self.send_body(200, api.openapi_v3(gv[1], gv[2]))
+        page_notfound = status(404, "NotFound", "the server could not find the requested resource")
         parts = path.strip("/").split("/")
-        if parts[:2] != ["api", "v1"]:
-            return self.send_status(status(404, "NotFound", "the server could not find the requested resource"))
-        rest = parts[2:]
+        if parts[:2] == ["api", "v1"]:
+            group, version, rest = "", "v1", parts[2:]
+        elif parts[0] == "apis" and len(parts) >= 2 and parts[1] in groups():
+            if len(parts) == 2:
+                return self.send_body(200, dict({"kind": "APIGroup", "apiVersion": "v1"}, **api.api_group(parts[1])))
+            group, version, rest = parts[1], parts[2], parts[3:]
+            if (group, version) not in RESOURCES:
+                return self.send_status(page_notfound)
+            if not rest:
+                return self.send_body(200, api.resource_list(group, version))
+        else:
+            return self.send_status(page_notfound)
         ns = None
         if len(rest) >= 3 and rest[0] == "namespaces":
             ns, rest = rest[1], rest[2:]
-        if not rest or rest[0] not in CORE_RESOURCES or len(rest) > 3:
-            return self.send_status(status(404, "NotFound", "the server could not find the requested resource"))
-        resource = rest[0]
+        if not rest or rest[0] not in RESOURCES[(group, version)] or len(rest) > 3:
+            return self.send_status(page_notfound)
+        res = RESOURCES[(group, version)][rest[0]]
         name = rest[1] if len(rest) > 1 else None
         sub = rest[2] if len(rest) > 2 else None
-        kind, namespaced, _, _ = CORE_RESOURCES[resource]
-        if sub not in (None, "status"):
-            return self.send_status(status(404, "NotFound", "the server could not find the requested resource"))
-        if ns is not None and not namespaced:
-            return self.send_status(status(404, "NotFound", "the server could not find the requested resource"))
-        if namespaced and name is not None and ns is None:
-            return self.send_status(status(404, "NotFound", "the server could not find the requested resource"))
+        if sub is not None and not (sub == "status" and res.status_subresource):
+            return self.send_status(page_notfound)
+        if ns is not None and not res.namespaced:
+            return self.send_status(page_notfound)
+        if res.namespaced and name is not None and ns is None:
+            return self.send_status(page_notfound)
         key_ns = ns or ""
-        if ns is not None and resource != "namespaces" and api.store.get("namespaces", ns) is None \
+        if ns is not None and res.key != "namespaces" and api.store.get("namespaces", ns) is None \
                 and self.command in ("POST",):
             return self.send_status(status(404, "NotFound", 'namespaces "%s" not found' % ns,
                                            {"name": ns, "kind": "namespaces"}))
@@ -472,30 +864,53 @@ class _Handler(BaseHTTPRequestHandler):
                     return
                 self._body = body
                 target = (body or {}).get("metadata", {}).get("name") if isinstance(body, dict) else None
-            msg = api.authorize(self.user, verb, resource, target, ns)
+            msg = api.authorize(self.user, verb, res.key, target, ns)
             if msg:
-                return self.send_status(status(403, "Forbidden", msg, {"name": target or "", "kind": resource}))
+                return self.send_status(status(403, "Forbidden", msg, res.details(target or "")))
         if name is None:
             if m in ("GET", "HEAD"):
-                return self._list(resource, kind, namespaced, ns)
+                return self._list(res, ns)
             if m == "POST":
-                return self._create(resource, kind, namespaced, key_ns)
+                return self._create(res, key_ns)
             return self.send_status(status(405, "MethodNotAllowed", "the server does not allow this method on the requested resource"))
-        obj = api.store.get(resource, name, key_ns)
-        notfound = status(404, "NotFound", '%s "%s" not found' % (resource, name),
-                          {"name": name, "kind": resource})
+        if m == "PATCH":
+            # like kube-apiserver: the patch type is checked before the object is looked up
+            ctype = (self.headers.get("Content-Type") or "").split(";")[0].strip()
+            if ctype not in PATCH_TYPES:
+                return self.send_status(status(415, "UnsupportedMediaType",
+                                               "the body of the request was in an unknown format - accepted media "
+                                               "types include: " + ", ".join(PATCH_TYPES)))
+            if ctype == PATCH_JSON:
+                return self.send_status(status(415, "UnsupportedMediaType",
+                                               "json-patch is not supported by the kubeforge test double"))
+            if ctype == PATCH_APPLY:
+                return self.send_status(status(415, "UnsupportedMediaType",
+                                               "server-side apply (application/apply-patch+yaml) is not supported "
+                                               "by the kubeforge test double"))
+        dry = self._dry_run()
+        if dry is Ellipsis:
+            return
+        obj = api.store.get(res.key, name, key_ns)
+        notfound = status(404, "NotFound", '%s "%s" not found' % (res.key, name), res.details(name))
         if m in ("GET", "HEAD"):
             if obj is None:
                 return self.send_status(notfound)
-            obj = self._with_type(self._present(resource, obj), kind)
+            obj = self._with_type(self._present(res.key, obj), res)
             if self._wants_table():
-                return self.send_body(200, self._table(resource, [obj]))
+                return self.send_body(200, self._table(res.key, [obj]))
             return self.send_body(200, obj)
         if m == "DELETE":
             if obj is None:
                 return self.send_status(notfound)
-            api.store.delete(resource, name, key_ns)
-            return self.send_body(200, self._with_type(obj, kind))
+            if not dry:
+                api.store.delete(res.key, name, key_ns)
+            if res.group:
+                # a real server answers with the object only for kinds that keep it
+                # (finalizers, graceful deletion); these are gone at once
+                return self.send_body(200, {"kind": "Status", "apiVersion": "v1", "metadata": {},
+                                            "status": "Success",
+                                            "details": dict(res.details(name), uid=obj["metadata"].get("uid", ""))})
+            return self.send_body(200, self._with_type(obj, res))
         if m in ("PATCH", "PUT"):
             if obj is None:
                 return self.send_status(notfound)
@@ -503,16 +918,25 @@ class _Handler(BaseHTTPRequestHandler):
             if body is Ellipsis:
                 return
             if m == "PATCH":
-                ctype = (self.headers.get("Content-Type") or "").split(";")[0].strip()
-                if ctype == "application/json-patch+json":
-                    return self.send_status(status(415, "UnsupportedMediaType",
-                                                   "json-patch is not supported by the kubeforge test double"))
-                new = merge_patch(obj, body)
+                if not isinstance(body, dict):
+                    return self.send_status(status(400, "BadRequest", "the body of the request is not a JSON object"))
+                merge = strategic_merge_patch if ctype == PATCH_STRATEGIC else merge_patch
+                new = merge(copy.deepcopy(obj), body)
             else:
                 new = body if isinstance(body, dict) else {}
-            new.setdefault("metadata", {})
+                bad = self._bad_type(res, new)
+                if bad:
+                    return self.send_status(bad)
+            if not isinstance(new.get("metadata"), dict):
+                new["metadata"] = {}
             if new["metadata"].get("name", name) != name:
                 return self.send_status(status(400, "BadRequest", "the name of the object (%s) does not match the name on the URL (%s)" % (new["metadata"].get("name"), name)))
+            want_rv = new["metadata"].get("resourceVersion")
+            if want_rv and str(want_rv) != obj["metadata"].get("resourceVersion"):
+                return self.send_status(status(409, "Conflict", 'Operation cannot be fulfilled on %s "%s": the object '
+                                                                'has been modified; please apply your changes to the '
+                                                                'latest version and try again' % (res.key, name),
+                                               res.details(name)))
             for keep in ("uid", "creationTimestamp", "name"):
                 if keep in obj["metadata"]:
                     new["metadata"][keep] = obj["metadata"][keep]
@@ -520,9 +944,51 @@ class _Handler(BaseHTTPRequestHandler):
                 new["metadata"]["namespace"] = ns
             new.pop("kind", None)
             new.pop("apiVersion", None)
-            api.store.update(resource, new, key_ns)
-            return self.send_body(200, self._with_type(new, kind))
+            if res.key in WORKLOADS:
+                workload_defaults(res.key, new)
+                gen = obj["metadata"].get("generation", 1)
+                if new.get("spec") != obj.get("spec") or (res.key == "deployments.apps" and
+                                                          new["metadata"].get("annotations") != obj["metadata"].get("annotations")):
+                    gen += 1
+                new["metadata"]["generation"] = gen
+                new["status"] = workload_status(res.key, new)
+            if self._unchanged(obj, new):
+                # like kube-apiserver: a no-op update is not written, resourceVersion stays
+                return self.send_body(200, self._with_type(obj, res))
+            if dry:
+                # dryRun=All: the answer a real update would give, nothing written
+                new["metadata"]["resourceVersion"] = obj["metadata"].get("resourceVersion")
+                return self.send_body(200, self._with_type(new, res))
+            api.store.update(res.key, new, key_ns)
+            return self.send_body(200, self._with_type(new, res))
         return self.send_status(status(405, "MethodNotAllowed", "the server does not allow this method on the requested resource"))
+
+    def _dry_run(self):
+        """True for dryRun=All, False without it; Ellipsis after answering 400 to another value."""
+        value = self.query.get("dryRun")
+        if value is None:
+            return False
+        if value == "All":
+            return True
+        self.send_status(status(400, "BadRequest", 'Invalid dry run value: "%s"' % value))
+        return Ellipsis
+
+    @staticmethod
+    def _unchanged(old, new):
+        def norm(o):
+            o = {k: v for k, v in o.items() if k not in ("kind", "apiVersion")}
+            o["metadata"] = {k: v for k, v in (o.get("metadata") or {}).items() if k != "resourceVersion"}
+            return o
+        return norm(old) == norm(new)
+
+    @staticmethod
+    def _bad_type(res, body):
+        """400 for a body of another group/version, like kube-apiserver (group resources only)."""
+        have = body.get("apiVersion")
+        if res.group and have and have != res.api_version:
+            return status(400, "BadRequest", "the API version in the data (%s) does not match the expected API "
+                                             "version (%s)" % (have, res.api_version))
+        return None
 
     def _present(self, resource, obj):
         fn = self.server_api.present
@@ -535,8 +1001,12 @@ class _Handler(BaseHTTPRequestHandler):
         return _Handler._read_json(self)
 
     @staticmethod
-    def _with_type(obj, kind):
-        out = {"kind": kind, "apiVersion": "v1"}
+    def _with_type(obj, res):
+        """obj with kind and apiVersion first; ``res`` is a Res or a core kind name."""
+        if isinstance(res, Res):
+            out = {"kind": res.kind, "apiVersion": res.api_version}
+        else:
+            out = {"kind": res, "apiVersion": "v1"}
         out.update({k: v for k, v in obj.items() if k not in ("kind", "apiVersion")})
         return out
 
@@ -559,18 +1029,18 @@ class _Handler(BaseHTTPRequestHandler):
                 "metadata": list_meta or {"resourceVersion": str(self.server_api.store.current_rv())},
                 "columnDefinitions": cols, "rows": rows}
 
-    def _list(self, resource, kind, namespaced, ns):
+    def _list(self, res, ns):
         store = self.server_api.store
         try:
             lm = label_matcher(self.query.get("labelSelector"))
             fm = field_matcher(self.query.get("fieldSelector"))
         except SelectorError as e:
             return self.send_status(status(400, "BadRequest", str(e)))
-        items = [o for o in (self._present(resource, x) for x in store.list(resource, ns if namespaced else None))
+        items = [o for o in (self._present(res.key, x) for x in store.list(res.key, ns if res.namespaced else None))
                  if lm(o.get("metadata", {}).get("labels")) and fm(o)]
         rv = str(store.current_rv())
         if self.query.get("watch") in ("true", "1"):
-            return self._watch(items, kind)
+            return self._watch(items, res)
         start = 0
         cont = self.query.get("continue")
         if cont:
@@ -586,13 +1056,14 @@ class _Handler(BaseHTTPRequestHandler):
             meta["continue"] = base64.urlsafe_b64encode(str(start + len(sel)).encode()).decode()
             meta["remainingItemCount"] = len(items) - start - len(sel)
         if self._wants_table():
-            return self.send_body(200, self._table(resource, [self._with_type(o, kind) for o in sel], meta))
+            return self.send_body(200, self._table(res.key, [self._with_type(o, res) for o in sel], meta))
         for o in sel:
             o.pop("kind", None)
             o.pop("apiVersion", None)
-        return self.send_body(200, {"kind": kind + "List", "apiVersion": "v1", "metadata": meta, "items": sel})
+        return self.send_body(200, {"kind": res.kind + "List", "apiVersion": res.api_version, "metadata": meta,
+                                    "items": sel})
 
-    def _watch(self, items, kind):
+    def _watch(self, items, res):
         try:
             timeout = min(int(self.query.get("timeoutSeconds") or 30), 300)
         except ValueError:
@@ -608,36 +1079,62 @@ class _Handler(BaseHTTPRequestHandler):
         try:
             if self.query.get("sendInitialEvents") != "false" and not self.query.get("resourceVersion"):
                 for o in items:
-                    chunk(json.dumps({"type": "ADDED", "object": self._with_type(o, kind)}).encode() + b"\n")
+                    chunk(json.dumps({"type": "ADDED", "object": self._with_type(o, res)}).encode() + b"\n")
             elif self.query.get("resourceVersion") in ("0",):
                 for o in items:
-                    chunk(json.dumps({"type": "ADDED", "object": self._with_type(o, kind)}).encode() + b"\n")
+                    chunk(json.dumps({"type": "ADDED", "object": self._with_type(o, res)}).encode() + b"\n")
+            if self.query.get("sendInitialEvents") == "true" and self.query.get("allowWatchBookmarks") == "true":
+                # watch-list (client-go's reflector, kubectl wait/rollout status): the initial
+                # events end with a bookmark so annotated
+                mark = {"kind": res.kind, "apiVersion": res.api_version,
+                        "metadata": {"resourceVersion": str(self.server_api.store.current_rv()),
+                                     "annotations": {"k8s.io/initial-events-end": "true"}}}
+                chunk(json.dumps({"type": "BOOKMARK", "object": mark}).encode() + b"\n")
             time.sleep(timeout)
             chunk(b"")
         except OSError:
             pass
         self.close_connection = True
 
-    def _create(self, resource, kind, namespaced, key_ns):
+    def _create(self, res, key_ns):
         body = self.read_json()
         if body is Ellipsis:
             return
-        if not isinstance(body, dict) or not body.get("metadata", {}).get("name"):
-            return self.send_status(status(422, "Invalid", "%s \"\" is invalid: metadata.name: Required value: name or generateName is required" % kind))
+        if not isinstance(body, dict) or not isinstance(body.get("metadata"), dict) \
+                or not body["metadata"].get("name"):
+            return self.send_status(status(422, "Invalid", "%s \"\" is invalid: metadata.name: Required value: name or generateName is required" % res.kind))
+        bad = self._bad_type(res, body)
+        if bad:
+            return self.send_status(bad)
         body.pop("kind", None)
         body.pop("apiVersion", None)
-        if namespaced:
+        if res.namespaced:
             body["metadata"]["namespace"] = key_ns
-        if resource == "namespaces":
+        elif res.group:
+            body["metadata"].pop("namespace", None)
+        if res.key == "namespaces":
             body.setdefault("status", {"phase": "Active"})
             body.setdefault("spec", {"finalizers": ["kubernetes"]})
+        if res.key in WORKLOADS:
+            workload_defaults(res.key, body)
+            body["metadata"]["generation"] = 1
+            body["status"] = workload_status(res.key, body)
+        dry = self._dry_run()
+        if dry is Ellipsis:
+            return
+        if dry:
+            if self.server_api.store.get(res.key, body["metadata"]["name"], key_ns) is not None:
+                name = body["metadata"]["name"]
+                return self.send_status(status(409, "AlreadyExists", '%s "%s" already exists' % (res.key, name),
+                                               res.details(name)))
+            return self.send_body(201, self._with_type(body, res))
         try:
-            self.server_api.store.create(resource, body, key_ns)
+            self.server_api.store.create(res.key, body, key_ns)
         except Conflict:
             name = body["metadata"]["name"]
-            return self.send_status(status(409, "AlreadyExists", '%s "%s" already exists' % (resource, name),
-                                           {"name": name, "kind": resource}))
-        return self.send_body(201, self._with_type(body, kind))
+            return self.send_status(status(409, "AlreadyExists", '%s "%s" already exists' % (res.key, name),
+                                           res.details(name)))
+        return self.send_body(201, self._with_type(body, res))
 
 
 def ensure_namespace(store, name):
@@ -649,4 +1146,4 @@ def ensure_namespace(store, name):
             pass
 
 
-__all__ = ["APIServer", "ensure_namespace", "status", "merge_patch", "now_rfc3339"]
+__all__ = ["APIServer", "ensure_namespace", "status", "merge_patch", "strategic_merge_patch", "now_rfc3339"]

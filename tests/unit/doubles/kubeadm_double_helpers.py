@@ -185,7 +185,7 @@ localAPIEndpoint:
 %stimeouts:
   kubeletHealthCheck: %s
   controlPlaneComponentHealthCheck: %s
-  kubernetesAPICall: 10s
+  kubernetesAPICall: 30s
 %s---
 apiVersion: kubeadm.k8s.io/v1beta4
 kind: ClusterConfiguration
