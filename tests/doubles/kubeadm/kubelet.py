@@ -9,7 +9,8 @@ exit status 1 (systemd restarts it: the crash loop kubeadm expects):
 2. a missing/unreadable ``--config`` file;
 3. neither a usable ``--kubeconfig`` nor a ``--bootstrap-kubeconfig`` file;
 4. a CRI socket that does not answer;
-5. swap on while failSwapOn is true.
+5. swap on while failSwapOn is true;
+6. a cgroup v1 host while failCgroupV1 is true (the 1.35 default).
 
 Then: healthz (healthzBindAddress:healthzPort, plain HTTP), the kubelet port
 (HTTPS, self-signed ``<cert-dir>/kubelet.crt``), the static Pods of
@@ -193,6 +194,13 @@ class Kubelet:
         if fail_swap and len(swaps) > 1:
             raise Fatal("failed to run Kubelet: running with swap on is not supported, please disable swap! or set "
                         "--fail-swap-on flag to false. /proc/swaps contained: [%s]" % " ".join(swaps))
+        fail_v1 = cfg.get("failCgroupV1", True)
+        if "fail-cgroupv1" in v:
+            fail_v1 = v["fail-cgroupv1"]
+        if paths.cgroup_v1():
+            if fail_v1:
+                raise Fatal("failed to run Kubelet: kubelet is configured to not run on a host using cgroup v1")
+            glog.warning("server.go:640", "cgroup v1 support is in maintenance mode, please migrate to cgroup v2")
 
     def kubeconfig_usable(self, path):
         try:

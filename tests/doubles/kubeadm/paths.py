@@ -3,7 +3,7 @@
 ``KUBEFORGE_DOUBLE_ROOT`` (TEST HOOK ONLY, never set in Molecule): a directory
 prefixed to every absolute path the doubles open (``/etc/kubernetes``,
 ``/var/lib/kubelet``, ``/var/lib/etcd``, ``/proc/swaps``,
-``/proc/sys/net/ipv4/ip_forward``, the CRI socket path, ``--config`` files...).
+``/proc/sys/net/ipv4/ip_forward``, ``/sys/fs/cgroup/cgroup.controllers``, the CRI socket path, ``--config`` files...).
 File *contents* keep the real paths (``/etc/kubernetes/pki/ca.crt``), so two
 doubles that share one root agree; a path that already lies under the root is
 used as it is.
@@ -29,6 +29,8 @@ KUBELET_PKI = "/var/lib/kubelet/pki"
 ETCD_DIR = "/var/lib/etcd"
 PROC_SWAPS = "/proc/swaps"
 IP_FORWARD = "/proc/sys/net/ipv4/ip_forward"
+# Present only on a cgroup v2 (unified) host.
+CGROUP_CONTROLLERS = "/sys/fs/cgroup/cgroup.controllers"
 DEFAULT_CRI_SOCKET = "unix:///var/run/containerd/containerd.sock"
 
 
@@ -72,3 +74,8 @@ def write(p, data, mode=0o600):
 
 def makedirs(p, mode=0o755):
     os.makedirs(host(p), mode=mode, exist_ok=True)
+
+
+def cgroup_v1():
+    """True on a host without the unified cgroup hierarchy."""
+    return not exists(CGROUP_CONTROLLERS)

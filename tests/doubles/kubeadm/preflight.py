@@ -19,6 +19,14 @@ SWAP_WARNING = ("swap is supported for cgroup v2 only. The kubelet must be prope
                 "the node")
 
 
+# system-validators v1.12.1 (kubeadm 1.35): an error when the kubelet is 1.35 or newer.
+CGROUP_V1_ERROR = ("cgroups v1 support is deprecated and will be removed in a future release. Please migrate to "
+                   "cgroups v2. To explicitly enable cgroups v1 support for kubelet v1.35 or newer, you must set the "
+                   "kubelet configuration option 'FailCgroupV1' to 'false'. You must also explicitly skip this "
+                   "validation. For more information, see "
+                   "https://git.k8s.io/enhancements/keps/sig-node/5573-remove-cgroup-v1")
+
+
 class PreflightError(Exception):
     """Fatal preflight result; str() is kubeadm's phase error."""
 
@@ -167,6 +175,16 @@ def swap():
     return Check("Swap", fn)
 
 
+def system_verification():
+    """The cgroups part of kubeadm's SystemVerification (the kernel and OS report is not modelled).
+    The kubelet version is taken to be kubeadm's own, as the release installs both."""
+    def fn():
+        if paths.cgroup_v1() and (version.MAJOR, version.MINOR) >= (1, 35):
+            return [], [CGROUP_V1_ERROR]
+        return [], []
+    return Check("SystemVerification", fn)
+
+
 def kubernetes_version(kv):
     def fn():
         try:
@@ -226,7 +244,7 @@ def init_checks(init, cluster, kubelet):
 
 
 def node_checks(cri_socket):
-    return [cri(cri_socket), swap(), file_content(paths.IP_FORWARD, "1"), port_open(10250)]
+    return [cri(cri_socket), system_verification(), swap(), file_content(paths.IP_FORWARD, "1"), port_open(10250)]
 
 
 def join_checks(join):

@@ -1,7 +1,8 @@
 """Helpers for the kubeadm/kubelet double tests (uniquely named, imported by the test modules).
 
 Every node gets its own short filesystem root under /tmp (KUBEFORGE_DOUBLE_ROOT;
-unix socket paths must stay short), a fake /proc/swaps and ip_forward, and a
+unix socket paths must stay short), a fake /proc/swaps, ip_forward and cgroup
+v2 marker (/sys/fs/cgroup/cgroup.controllers; cgroup="v1" leaves it out), and a
 throwaway unix socket listener as its CRI socket.  ``KUBEFORGE_DOUBLE_SYSTEMCTL``
 is ``none`` unless a test installs a fake systemctl.  A supervisor thread plays
 systemd's ``Restart=always`` for the kubelet: it re-reads kubeadm-flags.env and
@@ -72,7 +73,7 @@ class CRI:
 
 
 class Node:
-    def __init__(self, kadm, kubelet, name, cri=True, swap=False, ip_forward="1"):
+    def __init__(self, kadm, kubelet, name, cri=True, swap=False, ip_forward="1", cgroup="v2"):
         self.kadm, self.kubelet_bin, self.name = kadm, kubelet, name
         self.root = tempfile.mkdtemp(prefix="kf", dir="/tmp")
         os.makedirs(self.path("/proc/sys/net/ipv4"))
@@ -82,6 +83,9 @@ class Node:
         self.write("/proc/swaps", swaps)
         if ip_forward is not None:
             self.write("/proc/sys/net/ipv4/ip_forward", ip_forward + "\n")
+        if cgroup == "v2":
+            # what decides cgroup v1 or v2 for the doubles, whatever the test machine runs
+            self.write("/sys/fs/cgroup/cgroup.controllers", "cpuset cpu io memory hugetlb pids rdma misc\n")
         self.cri = CRI(self.path("/var/run/containerd/containerd.sock")) if cri else None
         self.env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "HOME": self.root,
                     "KUBEFORGE_DOUBLE_ROOT": self.root, "KUBEFORGE_DOUBLE_SYSTEMCTL": "none",
