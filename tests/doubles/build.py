@@ -37,7 +37,7 @@ KUBE_ARCHES = ["amd64", "arm64", "arm"]
 KUBE_PROGRAMS = ["kubeadm", "kubelet"]
 KUBE_PKG = "kubeforge_kubeadm_double"
 # the K3s double's modules that the kubeadm/kubelet doubles import (kubeadm/k3slib.py)
-K3S_SHARED = ["__init__", "api", "klog", "pki", "state"]
+K3S_SHARED = ["__init__", "api", "etcd", "klog", "pki", "state"]
 ARCHES = [("amd64", "k3s"), ("arm64", "k3s-arm64"), ("arm", "k3s-armhf")]
 PKG = "kubeforge_k3s_double"
 

@@ -10,10 +10,27 @@ computed when read), the CSR signer/approver for kubelet client certificates
 (--cluster-signing-cert-file/-key-file) and the node lifecycle view (stale
 heartbeats read as Unknown).  kube-controller-manager.yaml and
 kube-scheduler.yaml -> HTTPS /healthz, /livez, /readyz on their --secure-port.
+
+etcd.yaml -> a member of the K3s double's simulated etcd (k3s/etcd.py: full
+copy of the state per member in ``<data-dir>/member/snap/db``, writes need a
+quorum, membership changes through ``/members/add``; not raft).  The member's
+identity and listeners come from the manifest: ``--name``,
+``--initial-advertise-peer-urls`` (its peer URL), ``--listen-peer-urls`` and
+``--listen-client-urls`` (bound on the peer host only), ``--initial-cluster``,
+``--initial-cluster-state`` and ``--data-dir``.  The peer protocol is plain
+HTTP + JSON whatever the URL scheme says; peers authenticate with a secret
+derived from the etcd CA private key (``--peer-trusted-ca-file`` with ``.key``),
+which every control plane holds (simplification: real etcd uses mutual TLS
+with the etcd/peer certificates).  A member with no local data and
+``--initial-cluster-state=existing`` POSTs itself to the other members of
+``--initial-cluster`` and loads the returned snapshot; a member with data syncs
+from its peers and waits for a quorum before the API server starts.
 """
 import base64
 import copy
+import hashlib
 import json
+import os
 import secrets
 import ssl
 import threading
@@ -22,6 +39,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 from . import certs, glog, paths, tokens, version, yamlk
 from .k3slib import api as apimod
+from .k3slib import etcd as etcdmod
 from .k3slib import state
 
 NODE_GRACE = 50.0  # kube-controller-manager --node-monitor-grace-period default (1.32+)
@@ -54,6 +72,8 @@ class ControlPlane:
         self.signer = None
         self.lock = threading.Lock()
         self.started = set()
+        self.etcd = None          # (local Store, etcd.Cluster) once the member runs
+        self.etcd_ready = False
 
     # -- authentication / authorization ----------------------------------
     def token_user(self, tok):
@@ -276,15 +296,20 @@ class ControlPlane:
 
     def start_apiserver(self):
         fl, _ = manifest_command(self.dir + "/kube-apiserver.yaml")
-        data_dir = paths.ETCD_DIR
         if paths.exists(self.dir + "/etcd.yaml"):
-            efl, _ = manifest_command(self.dir + "/etcd.yaml")
-            data_dir = efl.get("data-dir") or data_dir
-        db = paths.host(data_dir.rstrip("/") + "/member/snap/db")
-        import os
-        os.makedirs(os.path.dirname(db), exist_ok=True)
-        os.chmod(paths.host(data_dir), 0o700)
-        self.store = state.Store(db)
+            self.store = self.start_etcd()
+        else:
+            servers = [u for u in (fl.get("etcd-servers") or "").split(",") if u]
+            local = [u for u in servers if split_url(u)[0] in ("127.0.0.1", "localhost", "::1")]
+            if local or not servers:
+                # stacked etcd whose manifest is not there yet: the real API server cannot connect
+                host, port = split_url(local[0] if local else "https://127.0.0.1:2379")
+                raise RuntimeError('dial tcp %s:%d: connect: connection refused' % (host, port))
+            # external etcd: a plain local store stands in for it
+            db = paths.host(paths.ETCD_DIR.rstrip("/") + "/member/snap/db")
+            os.makedirs(os.path.dirname(db), exist_ok=True)
+            os.chmod(paths.host(paths.ETCD_DIR), 0o700)
+            self.store = state.Store(db)
         for ns in ("default", "kube-system", "kube-public", "kube-node-lease"):
             apimod.ensure_namespace(self.store, ns)
         port = int(fl.get("secure-port") or 6443)
@@ -299,6 +324,69 @@ class ControlPlane:
                                     present=self.present)
         self.api.start()
         glog.info("server.go:211", "Serving securely on %s:%d" % (bind, port))
+
+    def start_etcd(self):
+        """Run (once) the etcd member of etcd.yaml; return its ReplicatedStore when it has a quorum,
+        raise while it waits (the kubelet's sync loop retries every second)."""
+        if self.etcd is None:
+            self.etcd = self._start_member()
+        local, cluster = self.etcd
+        if not self.etcd_ready:
+            up = cluster.reachable()
+            n = len(cluster.members) or 1
+            if 1 + len(up) < cluster.quorum(n):
+                raise RuntimeError("etcd member %s: waiting for quorum: %d of %d members reachable (need %d)"
+                                   % (cluster.name, 1 + len(up), n, cluster.quorum(n)))
+            self.etcd_ready = True
+            glog.info("etcd.go:120", "etcd member %s is ready (%d members)" % (cluster.name, len(cluster.members)))
+        return etcdmod.ReplicatedStore(local, cluster)
+
+    def _start_member(self):
+        efl, _ = manifest_command(self.dir + "/etcd.yaml")
+        m = etcd_member(efl)
+        data_dir = m["data_dir"]
+        db = paths.host(data_dir.rstrip("/") + "/member/snap/db")
+        os.makedirs(os.path.dirname(db), exist_ok=True)
+        os.chmod(paths.host(data_dir), 0o700)
+        password = peer_password(m["ca_key"])
+        local = state.Store(db)
+        cluster = etcdmod.Cluster(local, paths.host(data_dir), m["name"], m["peer_url"], password)
+        cluster.name = m["name"]
+        try:
+            cluster.serve(m["bind"], m["peer_port"], m["client_port"])
+        except OSError as e:
+            local.close()
+            raise RuntimeError("listen tcp %s:%d: bind: %s" % (m["bind"], m["peer_port"],
+                                                                (e.strerror or str(e)).lower()))
+        try:
+            if not cluster.members and m["state"] == "existing":
+                others = [(n, u) for n, u in m["initial"] if u != m["peer_url"]]
+                last = None
+                for _, url in others:
+                    try:
+                        resp = etcdmod.peer_call(url, "POST", "/members/add", cluster.secret,
+                                                 {"name": cluster.name, "peerURL": m["peer_url"]}, timeout=10)
+                    except (OSError, ValueError) as e:
+                        last = e
+                        continue
+                    local.load(resp["snapshot"])
+                    cluster.set_members(resp["members"])
+                    glog.info("etcd.go:96", "etcd member %s joined the cluster with members [%s]" % (
+                        cluster.name, " ".join("%s=%s" % (x["name"], x["peerURL"]) for x in resp["members"])))
+                    break
+                else:
+                    raise RuntimeError("etcd member %s: error validating peerURLs: %s"
+                                       % (cluster.name, last or "no other member in --initial-cluster"))
+            elif not cluster.members:
+                cluster.set_members([{"name": n, "peerURL": u} for n, u in m["initial"]] or
+                                    [{"name": cluster.name, "peerURL": m["peer_url"]}])
+            else:
+                cluster.sync_from_peers()
+        except Exception:
+            cluster.close()
+            local.close()
+            raise
+        return local, cluster
 
     def start_health(self, comp, bind, port):
         class H(BaseHTTPRequestHandler):
@@ -339,5 +427,43 @@ class ControlPlane:
             s.server_close()
         if self.api:
             self.api.stop()
+        if self.etcd:
+            self.etcd[1].close()
         if self.store:
             self.store.close()
+        elif self.etcd:
+            self.etcd[0].close()
+
+
+def split_url(u):
+    """(host, port) of a URL such as https://10.0.0.1:2380 or https://[::1]:2379."""
+    hp = u.split("://", 1)[-1].split("/", 1)[0]
+    host, _, port = hp.rpartition(":")
+    return host.strip("[]"), int(port)
+
+
+def peer_password(ca_key_path):
+    """The simulated etcd's peer secret: derived from the etcd CA private key every control plane holds."""
+    return hashlib.sha256(paths.read_bytes(ca_key_path)).hexdigest()
+
+
+def etcd_member(fl):
+    """The member described by etcd.yaml flags."""
+    name = fl.get("name") or "default"
+    peer_url = (fl.get("initial-advertise-peer-urls") or fl.get("listen-peer-urls") or
+                "http://localhost:2380").split(",")[0]
+    listen_peer = (fl.get("listen-peer-urls") or peer_url).split(",")[0]
+    bind, peer_port = split_url(listen_peer)
+    clients = [u for u in (fl.get("listen-client-urls") or "").split(",") if u]
+    same = [u for u in clients if split_url(u)[0] == bind]
+    client_port = split_url((same or clients or ["http://localhost:2379"])[0])[1]
+    initial = []
+    for item in (fl.get("initial-cluster") or "").split(","):
+        n, sep, u = item.partition("=")
+        if sep:
+            initial.append((n, u))
+    ca = fl.get("peer-trusted-ca-file") or fl.get("trusted-ca-file") or paths.PKI_DIR + "/etcd/ca.crt"
+    return {"name": name, "peer_url": peer_url, "bind": bind, "peer_port": peer_port, "client_port": client_port,
+            "initial": initial, "state": fl.get("initial-cluster-state") or "new",
+            "data_dir": fl.get("data-dir") or paths.ETCD_DIR, "ca_key": ca[:-4] + ".key" if ca.endswith(".crt")
+            else ca + ".key"}

@@ -6,16 +6,25 @@ import shutil
 import socket
 import ssl
 import tempfile
+import time
 from urllib.parse import urlsplit
 
 
 class APIError(Exception):
     """Transport failure, worded like Go's net/http client errors."""
 
+    def __init__(self, msg, retriable=True):
+        super().__init__(msg)
+        self.retriable = retriable
+
 
 class Client:
-    def __init__(self, server, ca=None, cert=None, key=None, token=None, insecure=False, timeout=10):
+    def __init__(self, server, ca=None, cert=None, key=None, token=None, insecure=False, timeout=10, retry_for=0.0):
+        """retry_for: seconds during which transport failures (refused, reset, closed, timed out; not a
+        certificate that fails verification) are retried every second, as kubeadm's API calls are retried
+        until timeouts.kubernetesAPICall (an API server behind a load balancer that has not marked it up)."""
         u = urlsplit(server)
+        self.retry_for = retry_for
         self.server = server.rstrip("/")
         self.host = u.hostname
         self.port = u.port or 443
@@ -46,6 +55,17 @@ class Client:
                    token=user.get("token"), insecure=cluster.get("insecure", False), **kw)
 
     def request(self, method, path, body=None, ctype="application/json"):
+        deadline = time.monotonic() + self.retry_for
+        while True:
+            try:
+                return self._request(method, path, body, ctype)
+            except APIError as e:
+                if e.retriable and time.monotonic() + 1 < deadline:
+                    time.sleep(1)
+                    continue
+                raise
+
+    def _request(self, method, path, body, ctype):
         url = self.server + path
         verb = method[0] + method[1:].lower()
         conn = http.client.HTTPSConnection(self.host, self.port, context=self.ctx, timeout=self.timeout)
@@ -61,7 +81,8 @@ class Client:
             resp = conn.getresponse()
             raw = resp.read()
         except ssl.SSLCertVerificationError as e:
-            raise APIError('%s "%s": tls: failed to verify certificate: x509: %s' % (verb, url, e.verify_message))
+            raise APIError('%s "%s": tls: failed to verify certificate: x509: %s' % (verb, url, e.verify_message),
+                           retriable=False)
         except ConnectionRefusedError:
             raise APIError('%s "%s": dial tcp %s:%d: connect: connection refused' % (verb, url, self.host, self.port))
         except socket.timeout:

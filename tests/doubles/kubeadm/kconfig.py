@@ -838,14 +838,39 @@ def validate_init(init, cluster):
     ep = init["localAPIEndpoint"]
     errs += validate_ip(ep["advertiseAddress"], "localAPIEndpoint.advertiseAddress")
     errs += validate_port(ep["bindPort"], "localAPIEndpoint.bindPort")
-    ck = init.get("certificateKey")
-    if ck and not re.match(r"^[0-9a-fA-F]{64}$", ck):
-        errs.append(invalid("certificateKey", ck, "certificate key must be a hex-encoded 32 byte AES key"))
+    errs += validate_certificate_key(init.get("certificateKey"), "certificateKey")
     errs += validate_cluster(cluster)
     return errs
 
 
 HASH_RE = re.compile(r"^sha256:[0-9a-f]{64}$")
+CERTIFICATE_KEY_SIZE = 32
+
+
+def go_hex_decode_error(s):
+    """The error of Go's hex.DecodeString, or None."""
+    for i in range(0, len(s) - len(s) % 2, 2):
+        for ch in s[i:i + 2]:
+            if ch not in "0123456789abcdefABCDEF":
+                return "encoding/hex: invalid byte: U+%04X %s" % (ord(ch), "'%s'" % ch)
+    if len(s) % 2:
+        if s[-1] not in "0123456789abcdefABCDEF":
+            return "encoding/hex: invalid byte: U+%04X '%s'" % (ord(s[-1]), s[-1])
+        return "encoding/hex: odd length hex string"
+    return None
+
+
+def validate_certificate_key(key, path):
+    """ValidateCertificateKey (cmd/kubeadm/app/apis/kubeadm/validation/validation.go)."""
+    if not key:
+        return []
+    err = go_hex_decode_error(key)
+    if err:
+        return [invalid(path, key, "certificate key decoding error: %s" % err)]
+    if len(key) // 2 != CERTIFICATE_KEY_SIZE:
+        return [invalid(path, key, "invalid certificate key size %d, the key must be an AES key of size %d"
+                        % (len(key) // 2, CERTIFICATE_KEY_SIZE))]
+    return []
 
 
 def validate_join(j):
@@ -881,6 +906,7 @@ def validate_join(j):
         ep = cp.get("localAPIEndpoint") or {}
         errs += validate_ip(ep.get("advertiseAddress", ""), "controlPlane.localAPIEndpoint.advertiseAddress")
         errs += validate_port(ep.get("bindPort", 6443), "controlPlane.localAPIEndpoint.bindPort")
+        errs += validate_certificate_key(cp.get("certificateKey"), "controlPlane.certificateKey")
     return errs
 
 

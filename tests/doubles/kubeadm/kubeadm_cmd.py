@@ -14,8 +14,9 @@ import time
 import urllib.error
 import urllib.request
 
-from . import (certs, der, flags, glog, kclient, kconfig, kubeconfig, paths, preflight, systemd, tokens, version,
-               yamlk)
+from . import (certs, cpapi, der, flags, glog, kclient, kconfig, kubeconfig, paths, preflight, systemd, tokens,
+               version, yamlk)
+from .k3slib import etcd as etcdmod
 from .kconfig import ConfigError
 
 GLOBAL_FLAGS = {"v": "int", "add-dir-header": "bool", "log-file": "str", "log-file-max-size": "int",
@@ -114,17 +115,8 @@ def fmt_secs(s):
 
 
 def write_kubelet_files(kubelet_cfg, cri_socket, node_name, extra_args, patches_dir, taints=None):
-    """kubelet-start: instance-config.yaml, config.yaml (+ patches), kubeadm-flags.env."""
-    instance = {"apiVersion": kconfig.KUBELET_GV, "kind": "KubeletConfiguration",
-                "containerRuntimeEndpoint": cri_socket}
-    out('[kubelet-start] Writing kubelet configuration to file "%s"' % paths.KUBELET_INSTANCE_CONFIG)
-    paths.write(paths.KUBELET_INSTANCE_CONFIG, yamlk.dump(instance), 0o644)
-    cfg = dict(kubelet_cfg)
-    cfg["containerRuntimeEndpoint"] = cri_socket
-    out('[patches] Applied patch of type "application/strategic-merge-patch+json" to target "kubeletconfiguration"')
-    cfg = apply_patches(cfg, patches_dir, "kubeletconfiguration")
-    out('[kubelet-start] Writing kubelet configuration to file "%s"' % paths.KUBELET_CONFIG)
-    paths.write(paths.KUBELET_CONFIG, yamlk.dump(cfg), 0o644)
+    """kubelet-start: kubeadm-flags.env, instance-config.yaml, config.yaml (+ patches), in kubeadm 1.35's order
+    (the flags file first: a crash-looping kubelet that finds config.yaml already sees its flags)."""
     args = []
     if node_name != socket.gethostname().lower():
         args.append(("hostname-override", node_name))
@@ -138,6 +130,16 @@ def write_kubelet_files(kubelet_cfg, cri_socket, node_name, extra_args, patches_
     line = " ".join("--%s=%s" % (k, v) for k, v in sorted(merged, key=lambda kv: kv[0]))
     out('[kubelet-start] Writing kubelet environment file with flags to file "%s"' % paths.KUBEADM_FLAGS_ENV)
     paths.write(paths.KUBEADM_FLAGS_ENV, 'KUBELET_KUBEADM_ARGS="%s"\n' % line, 0o644)
+    instance = {"apiVersion": kconfig.KUBELET_GV, "kind": "KubeletConfiguration",
+                "containerRuntimeEndpoint": cri_socket}
+    out('[kubelet-start] Writing kubelet configuration to file "%s"' % paths.KUBELET_INSTANCE_CONFIG)
+    paths.write(paths.KUBELET_INSTANCE_CONFIG, yamlk.dump(instance), 0o644)
+    cfg = dict(kubelet_cfg)
+    cfg["containerRuntimeEndpoint"] = cri_socket
+    out('[patches] Applied patch of type "application/strategic-merge-patch+json" to target "kubeletconfiguration"')
+    cfg = apply_patches(cfg, patches_dir, "kubeletconfiguration")
+    out('[kubelet-start] Writing kubelet configuration to file "%s"' % paths.KUBELET_CONFIG)
+    paths.write(paths.KUBELET_CONFIG, yamlk.dump(cfg), 0o644)
     return cfg
 
 
@@ -510,28 +512,54 @@ def static_pod(name, image, command, annotations=None, port_probe=None):
     return pod
 
 
-def phase_manifests(c):
+def host_url(scheme, host, port):
+    return "%s://%s:%d" % (scheme, "[%s]" % host if ":" in host else host, port)
+
+
+def etcd_peer_url(c):
+    """etcdutil.GetPeerURL: https://<advertise address>:2380."""
+    return host_url("https", c.adv, 2380)
+
+
+def write_etcd_manifest(c, patches_dir=None, initial_cluster=None):
+    """etcd.yaml; initial_cluster = [(name, peerURL)] of a joining member (then --initial-cluster-state=existing)."""
+    cl = c.cluster
+    local = cl["etcd"]["local"]
+    repo = cl.get("imageRepository", "registry.k8s.io")
+    url = host_url("https", c.adv, 2379)
+    defaults = {
+        "advertise-client-urls": url, "cert-file": c.p("etcd/server.crt"), "client-cert-auth": "true",
+        "data-dir": local.get("dataDir") or paths.ETCD_DIR, "experimental-initial-corrupt-check": "true",
+        "initial-advertise-peer-urls": etcd_peer_url(c),
+        "initial-cluster": "%s=%s" % (c.node, etcd_peer_url(c)), "key-file": c.p("etcd/server.key"),
+        "listen-client-urls": "https://127.0.0.1:2379,%s" % url, "listen-metrics-urls": "http://127.0.0.1:2381",
+        "listen-peer-urls": etcd_peer_url(c), "name": c.node, "peer-cert-file": c.p("etcd/peer.crt"),
+        "peer-client-cert-auth": "true", "peer-key-file": c.p("etcd/peer.key"),
+        "peer-trusted-ca-file": c.p("etcd/ca.crt"), "snapshot-count": "10000",
+        "trusted-ca-file": c.p("etcd/ca.crt")}
+    if initial_cluster is not None:
+        defaults["initial-cluster"] = ",".join("%s=%s" % m for m in initial_cluster)
+        defaults["initial-cluster-state"] = "existing"
+    cmd = ["etcd"] + merged_args(defaults, local.get("extraArgs"))
+    pod = static_pod("etcd", "%s/etcd:3.6.6-0" % repo, cmd,
+                     {"kubeadm.kubernetes.io/etcd.advertise-client-urls": url})
+    pod = apply_patches(pod, patches_dir, "etcd")
+    paths.makedirs(paths.MANIFESTS_DIR)
+    paths.write(paths.MANIFESTS_DIR + "/etcd.yaml", yamlk.dump(pod), 0o600)
+
+
+def phase_manifests(c, patches_dir=None):
+    if (c.cluster.get("etcd") or {}).get("local") is not None:
+        out('[etcd] Creating static Pod manifest for local etcd in "%s"' % paths.MANIFESTS_DIR)
+        write_etcd_manifest(c, patches_dir)
+    write_control_plane_manifests(c, patches_dir)
+
+
+def write_control_plane_manifests(c, patches_dir=None):
     cl = c.cluster
     repo = cl.get("imageRepository", "registry.k8s.io")
     kv = cl["kubernetesVersion"]
     paths.makedirs(paths.MANIFESTS_DIR)
-    local = (cl.get("etcd") or {}).get("local")
-    if local is not None:
-        out('[etcd] Creating static Pod manifest for local etcd in "%s"' % paths.MANIFESTS_DIR)
-        url = "https://%s:2379" % c.adv
-        cmd = ["etcd"] + merged_args({
-            "advertise-client-urls": url, "cert-file": c.p("etcd/server.crt"), "client-cert-auth": "true",
-            "data-dir": local.get("dataDir") or paths.ETCD_DIR, "experimental-initial-corrupt-check": "true",
-            "initial-advertise-peer-urls": "https://%s:2380" % c.adv,
-            "initial-cluster": "%s=https://%s:2380" % (c.node, c.adv), "key-file": c.p("etcd/server.key"),
-            "listen-client-urls": "https://127.0.0.1:2379,%s" % url, "listen-metrics-urls": "http://127.0.0.1:2381",
-            "listen-peer-urls": "https://%s:2380" % c.adv, "name": c.node, "peer-cert-file": c.p("etcd/peer.crt"),
-            "peer-client-cert-auth": "true", "peer-key-file": c.p("etcd/peer.key"),
-            "peer-trusted-ca-file": c.p("etcd/ca.crt"), "snapshot-count": "10000",
-            "trusted-ca-file": c.p("etcd/ca.crt")}, local.get("extraArgs"))
-        pod = static_pod("etcd", "%s/etcd:3.6.6-0" % repo, cmd,
-                         {"kubeadm.kubernetes.io/etcd.advertise-client-urls": url})
-        paths.write(paths.MANIFESTS_DIR + "/etcd.yaml", yamlk.dump(pod), 0o600)
     out('[control-plane] Using manifest folder "%s"' % paths.MANIFESTS_DIR)
     net = cl["networking"]
     dom = net.get("dnsDomain", "cluster.local")
@@ -576,6 +604,7 @@ def phase_manifests(c):
         out('[control-plane] Creating static Pod manifest for "%s"' % name)
         cmd = [name] + merged_args(defaults, (cl.get(key) or {}).get("extraArgs"))
         pod = static_pod(name, "%s/%s:%s" % (repo, name, kv), cmd, ann)
+        pod = apply_patches(pod, patches_dir, name)
         paths.write("%s/%s.yaml" % (paths.MANIFESTS_DIR, name), yamlk.dump(pod), 0o600)
 
 
@@ -625,12 +654,12 @@ def wait_control_plane(c, timeout_s):
                    % (name, url, err), phase="wait-control-plane")
 
 
-def admin_client(path=paths.ADMIN_CONF):
+def admin_client(path=paths.ADMIN_CONF, retry_for=0.0):
     try:
         cl, us = kubeconfig.load(path)
     except kubeconfig.KubeconfigError as e:
         raise Fail("failed to load admin kubeconfig: %s" % e)
-    return kclient.Client.from_kubeconfig(cl, us), cl
+    return kclient.Client.from_kubeconfig(cl, us, retry_for=retry_for), cl
 
 
 def api(client, method, path, body=None, ok=(200, 201), phase=None, what=""):
@@ -715,7 +744,7 @@ def cmd_init(args):
             raise
         raise Fail(str(e), phase="certs")
     phase_kubeconfig(c)
-    phase_manifests(c)
+    phase_manifests(c, patches_dir)
     systemd.stop_quietly("kubelet")
     extra = kconfig.args_dict(init["nodeRegistration"].get("kubeletExtraArgs"))
     kcfg = write_kubelet_files(kubelet, init["nodeRegistration"]["criSocket"], c.node, extra, patches_dir)
@@ -724,7 +753,7 @@ def cmd_init(args):
         '"%s"' % paths.MANIFESTS_DIR)
     wait_kubelet(kcfg, kconfig.timeout(init, "kubeletHealthCheck", "4m0s"), "wait-control-plane")
     wait_control_plane(c, kconfig.timeout(init, "controlPlaneComponentHealthCheck", "4m0s"))
-    client, _ = admin_client()
+    client, _ = admin_client(retry_for=kconfig.timeout(init, "kubernetesAPICall", "1m0s"))
     out('[upload-config] Storing the configuration used in ConfigMap "kubeadm-config" in the "kube-system" Namespace')
     stored = {k: v for k, v in cluster.items()}
     stored["apiVersion"], stored["kind"] = kconfig.V1BETA4, "ClusterConfiguration"
@@ -1053,6 +1082,36 @@ def discover(j):
     return cluster["server"], ca_pem
 
 
+NOT_READY_FOR_CONTROL_PLANE = """
+One or more conditions for hosting a new control plane instance is not satisfied.
+
+%s
+
+Please ensure that:
+* The cluster has a stable controlPlaneEndpoint address.
+* The certificates that must be shared among control plane instances are provided.
+
+"""
+
+JOIN_CONTROL_PLANE_DONE = """
+This node has joined the cluster and a new control plane instance was created:
+
+* Certificate signing request was sent to apiserver and approval was received.
+* The Kubelet was informed of the new secure connection details.
+* Control plane label and taint were applied to the new node.
+* The Kubernetes control plane instances scaled up.
+* A new etcd member was added to the local/stacked etcd cluster.
+
+To start administering your cluster from this node, you need to run the following as a regular user:
+
+\tmkdir -p $HOME/.kube
+\tsudo cp -i /etc/kubernetes/admin.conf $HOME/.kube/config
+\tsudo chown $(id -u):$(id -g) $HOME/.kube/config
+
+Run 'kubectl get nodes' to see this node join the cluster.
+"""
+
+
 def cmd_join(args):
     vals, pos, given = parse(args, JOIN_FLAGS)
     if vals.get("dry-run"):
@@ -1071,11 +1130,9 @@ def cmd_join(args):
     errs = kconfig.validate_join(j)
     if errs:
         raise Fail(kconfig.aggregate(errs))
-    if j.get("controlPlane") is not None:
-        raise Fail("joining an additional control-plane node (--control-plane / JoinConfiguration.controlPlane) is not "
-                   "implemented by the kubeforge kubeadm test double")
     if "file" in j["discovery"] and j["discovery"]["file"]:
         raise Fail("file discovery is not implemented by the kubeforge kubeadm test double")
+    is_cp = j.get("controlPlane") is not None
     ign = check_ignore(list(j["nodeRegistration"].get("ignorePreflightErrors") or []) +
                        list(vals.get("ignore-preflight-errors") or []))
     skip = set(vals.get("skip-phases") or []) | set(j.get("skipPhases") or [])
@@ -1102,14 +1159,18 @@ def cmd_join(args):
         cluster = yamlk.safe_load(kcm["data"]["ClusterConfiguration"]) or {}
     except (KeyError, TypeError, yamlk.YamlError) as e:
         raise Fail("unable to decode the cluster configuration: %s" % e, phase="preflight")
+    c = None
+    if is_cp:
+        c = join_control_plane_prepare(j, cluster, boot, ign, skip, patches_dir)
     systemd.stop_quietly("kubelet")
     cname = cluster.get("clusterName", "kubernetes")
     bcfg = kubeconfig.build(cname, server, ca_pem, "tls-bootstrap-token-user", token=tls_token)
     kubeconfig.write(paths.BOOTSTRAP_KUBELET_CONF, bcfg)
     paths.write(j.get("caCertPath") or paths.PKI_DIR + "/ca.crt", ca_pem, 0o644)
     extra = kconfig.args_dict(j["nodeRegistration"].get("kubeletExtraArgs"))
+    # kubeadm registers a worker's taints through the kubelet flag; a control plane's come from mark-control-plane
     kcfg = write_kubelet_files(kubelet, j["nodeRegistration"]["criSocket"], node, extra, patches_dir,
-                               taints=j["nodeRegistration"].get("taints"))
+                               taints=None if is_cp else j["nodeRegistration"].get("taints"))
     start_kubelet()
     wait_kubelet(kcfg, kconfig.timeout(j, "kubeletHealthCheck", "4m0s"), "kubelet-start")
     out("[kubelet-start] Waiting for the kubelet to perform the TLS Bootstrap")
@@ -1136,6 +1197,11 @@ def cmd_join(args):
         os.remove(paths.host(paths.BOOTSTRAP_KUBELET_CONF))
     except OSError:
         pass
+    if is_cp:
+        join_control_plane_finish(j, c, patches_dir)
+        sys.stdout.write(JOIN_CONTROL_PLANE_DONE)
+        sys.stdout.flush()
+        return 0
     out("")
     out("This node has joined the cluster:")
     out("* Certificate signing request was sent to apiserver and a response was received.")
@@ -1144,6 +1210,222 @@ def cmd_join(args):
     out("Run 'kubectl get nodes' on the control-plane to see this node join the cluster.")
     out("")
     return 0
+
+
+def join_init_config(j, cluster):
+    """The InitConfiguration kubeadm derives for a joining control plane (its node registration and endpoint)."""
+    nr = dict(j["nodeRegistration"])
+    init, cl = kconfig.default_init({"nodeRegistration": nr,
+                                     "localAPIEndpoint": dict(j["controlPlane"]["localAPIEndpoint"]),
+                                     "bootstrapTokens": []}, cluster, version.VERSION)
+    return init, cl
+
+
+def join_control_plane_prepare(j, cluster, boot, ign, skip, patches_dir):
+    """preflight (control-plane part), control-plane-prepare (download-certs, certs, kubeconfig, control-plane),
+    check-etcd.  Returns the InitContext of this control plane."""
+    init, cl = join_init_config(j, cluster)
+    key = j["controlPlane"].get("certificateKey") or ""
+    c = InitContext(init, cl, {})
+    if "preflight" not in skip:
+        err = None
+        if not cl.get("controlPlaneEndpoint"):
+            err = ("unable to add a new control plane instance to a cluster that doesn't have a stable "
+                   "controlPlaneEndpoint address")
+        elif not key:
+            err = shared_certificates_error(c)
+        if err:
+            raise Fail(NOT_READY_FOR_CONTROL_PLANE % err, phase="preflight")
+        out("[preflight] Running pre-flight checks before initializing the new control plane instance")
+        try:
+            preflight.run(preflight.init_checks(init, cl, None, secondary=True), ign)
+        except preflight.PreflightError as e:
+            raise Fail(str(e), phase="preflight")
+        out("[preflight] Pulling images required for setting up a Kubernetes cluster")
+        out("[preflight] This might take a minute or two, depending on the speed of your internet connection")
+        out("[preflight] You can also perform this action beforehand using 'kubeadm config images pull'")
+    if key:
+        download_certs(boot, c, key)
+    try:
+        phase_certs(c)
+    except Exception as e:  # openssl failures
+        if isinstance(e, Fail):
+            raise
+        raise Fail(str(e), phase="control-plane-prepare/certs")
+    out("[kubeconfig] Generating kubeconfig files")
+    out('[kubeconfig] Using kubeconfig folder "%s"' % paths.KUBERNETES_DIR)
+    for name, cn, orgs, ep in (("admin.conf", "kubernetes-admin", ["kubeadm:cluster-admins"], c.endpoint),
+                               ("controller-manager.conf", "system:kube-controller-manager", [], c.local),
+                               ("scheduler.conf", "system:kube-scheduler", [], c.local)):
+        path = "%s/%s" % (paths.KUBERNETES_DIR, name)
+        out('[kubeconfig] Writing "%s" kubeconfig file' % name)
+        write_conf(path, c, cn, orgs, ep)
+    write_control_plane_manifests(c, patches_dir)
+    if (cl.get("etcd") or {}).get("local") is not None:
+        out("[check-etcd] Checking that the etcd cluster is healthy")
+        members = etcd_members(c)
+        down = [m for m in members if not etcd_healthy(c, m["peerURL"])]
+        if down:
+            raise Fail("etcd cluster is not healthy: failed to dial endpoint %s with maintenance client: "
+                       "context deadline exceeded" % etcd_client_url(down[0]["peerURL"]), phase="check-etcd")
+    return c
+
+
+def shared_certificates_error(c):
+    """certs.SharedCertificateExists: the CAs and the sa key pair must be on disk when no certificate key is given
+    (missing CA keys only warn in kubeadm; here they are looked at through their certificates)."""
+    errs = []
+    cas = [("ca", "CA"), ("front-proxy-ca", "front-proxy CA")]
+    if (c.cluster.get("etcd") or {}).get("local") is not None:
+        cas.append(("etcd/ca", "etcd CA"))
+    for base, ux in cas[:1]:
+        if not paths.exists(c.p(base + ".crt")):
+            errs.append("failure loading certificate for %s: couldn't load the certificate file %s: open %s: no such "
+                        "file or directory" % (ux, c.p(base + ".crt"), c.p(base + ".crt")))
+    if not paths.exists(c.p("sa.key")):
+        errs.append("failure loading key for service account: couldn't load the private key file %s: open %s: no "
+                    "such file or directory" % (c.p("sa.key"), c.p("sa.key")))
+    for base, ux in cas[1:]:
+        if not paths.exists(c.p(base + ".crt")):
+            errs.append("failure loading certificate for %s: couldn't load the certificate file %s: open %s: no such "
+                        "file or directory" % (ux, c.p(base + ".crt"), c.p(base + ".crt")))
+    if not errs:
+        return None
+    return errs[0] if len(errs) == 1 else "[" + ", ".join(errs) + "]"
+
+
+def download_certs(boot, c, key):
+    out('[download-certs] Downloading the certificates in Secret "kubeadm-certs" in the "kube-system" Namespace')
+    phase = "control-plane-prepare/download-certs"
+    try:
+        code, sec = boot.get("/api/v1/namespaces/kube-system/secrets/kubeadm-certs")
+    except kclient.APIError as e:
+        raise Fail("error downloading certs: error downloading the secret: %s" % e, phase=phase)
+    exp = ((sec or {}).get("metadata") or {}).get("annotations", {}).get("kubeforge.io/expires") if code == 200 \
+        else None
+    if code == 404 or (exp and tokens.parse_rfc3339(exp) <= time.time()):
+        raise Fail('error downloading certs: error downloading the secret: Secret "kubeadm-certs" was not found in '
+                   'the "kube-system" Namespace. This Secret might have expired. Please, run `kubeadm init phase '
+                   'upload-certs --upload-certs` on a control plane to generate a new one', phase=phase)
+    if code != 200:
+        raise Fail("error downloading certs: error downloading the secret: %s" % kclient.status_message(sec, code),
+                   phase=phase)
+    data = {}
+    for name, b64 in (sec.get("data") or {}).items():
+        try:
+            blob = base64.b64decode(b64)
+            data[name] = unseal(key, blob) if blob else b""
+        except ValueError as e:
+            raise Fail("error downloading certs: error decoding secret data with provided key: %s"
+                       % ("cipher: message authentication failed" if "authentication" in str(e) else e), phase=phase)
+    out('[download-certs] Saving the certificates to the folder: "%s"' % c.pki)
+    for f in CERT_FILES:
+        if f.startswith("etcd/") and (c.cluster.get("etcd") or {}).get("local") is None:
+            continue
+        sname = f.replace("/", "-")
+        if sname not in data:
+            raise Fail("error downloading certs: the Secret does not include the required certificate or key - "
+                       "name: %s, path: %s" % (f, c.p(f)), phase=phase)
+        if not data[sname]:
+            continue
+        paths.makedirs(os.path.dirname(c.p(f)))
+        paths.write(c.p(f), data[sname], 0o600 if f.endswith(".key") else 0o644)
+
+
+def etcd_secret(c):
+    return etcdmod.peer_secret(cpapi.peer_password(c.p("etcd/ca.key")))
+
+
+def etcd_client_url(peer_url):
+    host, _ = cpapi.split_url(peer_url)
+    return host_url("https", host, 2379)
+
+
+def etcd_members(c):
+    """The etcd member list, asked from the members found in the etcd mirror Pods (kubeadm: the etcd Pods'
+    advertise-client-urls annotation, then the etcd client API; the double speaks its peer protocol)."""
+    client, _ = admin_client()
+    try:
+        code, doc = client.get("/api/v1/namespaces/kube-system/pods")
+    except kclient.APIError as e:
+        raise Fail("error syncing endpoints with etcd: %s" % e, phase="check-etcd")
+    urls = []
+    for p in (doc or {}).get("items") or [] if code == 200 else []:
+        if ((p.get("metadata") or {}).get("labels") or {}).get("component") != "etcd":
+            continue
+        try:
+            cmd = p["spec"]["containers"][0]["command"]
+        except (KeyError, IndexError, TypeError):
+            continue
+        fl = dict(a[2:].partition("=")[::2] for a in cmd[1:] if a.startswith("--"))
+        urls.append(cpapi.etcd_member(fl)["peer_url"])
+    if not urls:
+        raise Fail("error syncing endpoints with etcd: etcd cluster is not healthy: no etcd Pods found in the "
+                   "kube-system namespace", phase="check-etcd")
+    secret = etcd_secret(c)
+    last = None
+    for u in urls:
+        try:
+            return etcdmod.peer_call(u, "GET", "/members", secret)["members"]
+        except (OSError, ValueError) as e:
+            last = e
+    raise Fail("error syncing endpoints with etcd: failed to dial endpoint %s with maintenance client: %s"
+               % (etcd_client_url(urls[0]), last), phase="check-etcd")
+
+
+def etcd_healthy(c, peer_url):
+    try:
+        etcdmod.peer_call(peer_url, "GET", "/health", etcd_secret(c), timeout=2)
+        return True
+    except (OSError, ValueError):
+        return False
+
+
+def join_control_plane_finish(j, c, patches_dir):
+    """control-plane-join/etcd, wait-control-plane, control-plane-join/mark-control-plane."""
+    if (c.cluster.get("etcd") or {}).get("local") is not None:
+        phase = "control-plane-join/etcd"
+        data_dir = c.cluster["etcd"]["local"].get("dataDir") or paths.ETCD_DIR
+        paths.makedirs(data_dir)
+        os.chmod(paths.host(data_dir), 0o700)
+        members = etcd_members(c)
+        me = etcd_peer_url(c)
+        secret = etcd_secret(c)
+        resp, last = None, None
+        for m in members:
+            try:
+                resp = etcdmod.peer_call(m["peerURL"], "POST", "/members/add", secret,
+                                         {"name": c.node, "peerURL": me}, timeout=10)
+                break
+            except (OSError, ValueError) as e:
+                last = e
+        if resp is None:
+            raise Fail("error creating local etcd static pod manifest file: etcdserver: unhealthy cluster (%s)"
+                       % last, phase=phase)
+        out("[etcd] Announced new etcd member joining to the existing etcd cluster")
+        initial = [(m["name"], m["peerURL"]) for m in resp["members"]]
+        out('[etcd] Creating static Pod manifest for "etcd"')
+        write_etcd_manifest(c, patches_dir, initial_cluster=initial)
+        out("[etcd] Waiting for the new etcd member to join the cluster. This can take up to 40s")
+        deadline = time.time() + 40
+        while True:
+            try:
+                h = etcdmod.peer_call(me, "GET", "/members", secret, timeout=2)
+                if any(m["peerURL"] == me for m in h.get("members") or []):
+                    break
+            except (OSError, ValueError):
+                pass
+            if time.time() > deadline:
+                raise Fail("error creating local etcd static pod manifest file: timeout waiting for etcd cluster "
+                           "to be available", phase=phase)
+            time.sleep(0.5)
+    wait_control_plane(c, kconfig.timeout(j, "controlPlaneComponentHealthCheck", "4m0s"))
+    client, _ = admin_client(retry_for=kconfig.timeout(j, "kubernetesAPICall", "1m0s"))
+    try:
+        mark_control_plane(client, c, kconfig.timeout(j, "kubernetesAPICall", "1m0s"))
+    except Fail as e:
+        e.phase = "control-plane-join/mark-control-plane"
+        raise Fail("error applying control-plane label and taints: %s" % e, phase=e.phase)
 
 
 # ---------------------------------------------------------------------------
@@ -1181,6 +1463,7 @@ def cmd_reset(args):
         raise Fail(str(e), phase="preflight")
     out("[preflight] Running pre-flight checks")
     if etcd_dir:
+        remove_etcd_member(etcd_flags)
         hd = paths.host(etcd_dir)
         if os.path.isdir(hd):
             _clear_dir(hd)
@@ -1213,6 +1496,47 @@ def cmd_reset(args):
     out("    https://k8s.io/docs/reference/setup-tools/kubeadm/kubeadm-reset/")
     out("")
     return 0
+
+
+def remove_etcd_member(flags):
+    """reset phase remove-etcd-member: take this member out of the stacked etcd cluster (through the simulated
+    etcd's peer protocol: the new member list goes to every remaining member)."""
+    try:
+        m = cpapi.etcd_member(flags)
+        if not paths.exists(m["ca_key"]):
+            return
+        secret = etcdmod.peer_secret(cpapi.peer_password(m["ca_key"]))
+        known = [u for _, u in m["initial"]]
+        try:  # the member list the local member last knew (etcd.Cluster keeps it in <data-dir>/member.json)
+            with open(paths.host(m["data_dir"].rstrip("/") + "/member.json")) as fh:
+                known = [x["peerURL"] for x in json.load(fh).get("members") or []] + known
+        except (OSError, ValueError, KeyError, TypeError):
+            pass
+        others = list(dict.fromkeys(u for u in known if u != m["peer_url"]))
+        if not others:
+            return  # a one-member cluster: nothing to tell
+        urls = others + [m["peer_url"]]
+        members, last = None, None
+        for u in urls:
+            try:
+                members = etcdmod.peer_call(u, "GET", "/members", secret, timeout=2)["members"]
+                break
+            except (OSError, ValueError, KeyError) as e:
+                last = e
+        if members is None:
+            raise OSError("etcdserver: no reachable member (%s)" % last)
+        if not any(x["peerURL"] == m["peer_url"] for x in members):
+            return
+        rest = [x for x in members if x["peerURL"] != m["peer_url"]]
+        if not rest:
+            return  # the last member: nothing to tell
+        op = {"type": "members", "members": rest}
+        for x in rest:
+            etcdmod.peer_call(x["peerURL"], "POST", "/ops", secret, {"ops": [op], "from": m["name"]}, timeout=5)
+        glog.v(1, "removeetcdmember.go:103", "[reset] Removed etcd member %s (%s)" % (m["name"], m["peer_url"]))
+    except (OSError, ValueError) as e:
+        glog.warning("removeetcdmember.go:106", "[reset] Failed to remove etcd member: %s, Please manually remove "
+                                                 "this etcd member using etcdctl" % e)
 
 
 def _clear_dir(d):

@@ -230,7 +230,8 @@ def root_check(ignore):
     run([Check("IsPrivilegedUser", is_privileged)], ignore)
 
 
-def init_checks(init, cluster, kubelet):
+def init_checks(init, cluster, kubelet, secondary=False):
+    """kubeadm's RunInitNodeChecks; secondary: a joining control plane (the node checks already ran)."""
     ep = init["localAPIEndpoint"]
     checks = [Check("NumCPU", num_cpu), kubernetes_version(cluster.get("kubernetesVersion", "")),
               port_open(int(ep["bindPort"])), port_open(10259), port_open(10257)]
@@ -239,7 +240,8 @@ def init_checks(init, cluster, kubelet):
     local = (cluster.get("etcd") or {}).get("local")
     if local is not None:
         checks += [port_open(2379), port_open(2380), dir_available(local.get("dataDir") or paths.ETCD_DIR)]
-    checks += node_checks(init["nodeRegistration"]["criSocket"])
+    if not secondary:
+        checks += node_checks(init["nodeRegistration"]["criSocket"])
     return checks
 
 
@@ -249,6 +251,8 @@ def node_checks(cri_socket):
 
 def join_checks(join):
     checks = [dir_available(paths.MANIFESTS_DIR), file_available(paths.KUBELET_CONF),
-              file_available(paths.BOOTSTRAP_KUBELET_CONF), file_available(join.get("caCertPath") or
-                                                                          paths.PKI_DIR + "/ca.crt")]
+              file_available(paths.BOOTSTRAP_KUBELET_CONF)]
+    if join.get("controlPlane") is None:
+        # a joining control plane gets ca.crt from the kubeadm-certs Secret (or has it already)
+        checks.append(file_available(join.get("caCertPath") or paths.PKI_DIR + "/ca.crt"))
     return checks + node_checks(join["nodeRegistration"]["criSocket"])

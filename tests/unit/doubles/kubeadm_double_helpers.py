@@ -90,7 +90,8 @@ class Node:
         self.env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "HOME": self.root,
                     "KUBEFORGE_DOUBLE_ROOT": self.root, "KUBEFORGE_DOUBLE_SYSTEMCTL": "none",
                     "KUBEFORGE_DOUBLE_EUID": "0"}
-        self.ports = {k: free_port() for k in ("api", "healthz", "kubelet", "kcm", "sched")}
+        self.ports = {k: free_port() for k in ("api", "healthz", "kubelet", "kcm", "sched", "etcd-client",
+                                               "etcd-peer")}
         self.klog = self.path("/kubelet.log")
         self._stop = threading.Event()
         self._thread = None
@@ -130,16 +131,27 @@ class Node:
         return subprocess.run([self.kubelet_bin] + self.kubelet_args() + list(extra), env=self.env,
                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, timeout=timeout)
 
+    def flags_mtime(self):
+        try:
+            return os.stat(self.path("/var/lib/kubelet/kubeadm-flags.env")).st_mtime_ns
+        except OSError:
+            return None
+
     def start_kubelet(self):
-        """systemd Restart=always for the kubelet (restart delay 0.3 s)."""
+        """systemd Restart=always for the kubelet (restart delay 0.3 s).  A kubelet started before kubeadm
+        wrote kubeadm-flags.env is restarted when the file changes (what kubeadm's "systemctl restart kubelet"
+        does on a systemd host; these tests run without systemctl)."""
         def loop():
             with open(self.klog, "a") as log:
                 while not self._stop.is_set():
                     self.starts += 1
+                    mtime = self.flags_mtime()
                     p = subprocess.Popen([self.kubelet_bin] + self.kubelet_args(), env=self.env, stdout=log,
                                          stderr=log)
                     self.kubelet_proc = p
                     while p.poll() is None and not self._stop.is_set():
+                        if self.flags_mtime() != mtime:
+                            break
                         time.sleep(0.1)
                     if p.poll() is None:
                         p.terminate()
@@ -205,15 +217,34 @@ scheduler:
   extraArgs:
   - name: secure-port
     value: "%d"
-%s---
+%s%s---
 apiVersion: kubelet.config.k8s.io/v1beta1
 kind: KubeletConfiguration
 healthzPort: %d
 port: %d
 %s""" % (TOKEN, p["api"], "" if taints is not None else
          "nodeRegistration:\n  name: %s\n  kubeletExtraArgs:\n  - name: node-ip\n    value: 127.0.0.1\n" % self.name,
-         timeouts, timeouts, extra_init, KUBE, p["kcm"], p["sched"], extra_cluster,
+         timeouts, timeouts, extra_init, KUBE, p["kcm"], p["sched"], self.etcd_config(), extra_cluster,
          p["healthz"], p["kubelet"], extra_kubelet)
+
+    def etcd_config(self):
+        """Per-node etcd ports (the etcd member listens on them), so that several single control planes
+        of the tests can run at once on one machine."""
+        c, pp = self.ports["etcd-client"], self.ports["etcd-peer"]
+        return """etcd:
+  local:
+    extraArgs:
+    - name: listen-client-urls
+      value: https://127.0.0.1:%d
+    - name: advertise-client-urls
+      value: https://127.0.0.1:%d
+    - name: listen-peer-urls
+      value: https://127.0.0.1:%d
+    - name: initial-advertise-peer-urls
+      value: https://127.0.0.1:%d
+    - name: initial-cluster
+      value: %s=https://127.0.0.1:%d
+""" % (c, c, pp, pp, self.name, pp)
 
     def join_config(self, endpoint, token, hashes, discovery_timeout="3s", extra="", taints=None):
         self.write("/patches/kubeletconfiguration+merge.yaml",

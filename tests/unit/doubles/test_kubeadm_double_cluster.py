@@ -225,11 +225,22 @@ def test_join_unreachable(make_node):
            in r.stderr
 
 
-def test_join_control_plane_not_implemented(cluster, make_node):
+def test_join_control_plane_needs_control_plane_endpoint(cluster, make_node):
+    # this cluster was initialised without controlPlaneEndpoint (see test_kubeadm_double_ha.py for a real join)
     w = make_node("cp2")
-    r = w.kubeadm(["join", endpoint(cluster), "--token", TOKEN, "--discovery-token-ca-cert-hash",
-                   "sha256:" + "0" * 64, "--control-plane", "--certificate-key", "a" * 64])
-    assert r.returncode == 1 and "not implemented by the kubeforge kubeadm test double" in r.stderr
+    pin = openssl_pin(cluster.path("/etc/kubernetes/pki/ca.crt"))
+    r = w.kubeadm(["join", endpoint(cluster), "--token", TOKEN, "--discovery-token-ca-cert-hash", pin,
+                   "--control-plane", "--certificate-key", "a" * 64])
+    assert r.returncode == 1
+    assert r.stderr == ("error: error execution phase preflight: \n"
+                        "One or more conditions for hosting a new control plane instance is not satisfied.\n\n"
+                        "unable to add a new control plane instance to a cluster that doesn't have a stable "
+                        "controlPlaneEndpoint address\n\n"
+                        "Please ensure that:\n"
+                        "* The cluster has a stable controlPlaneEndpoint address.\n"
+                        "* The certificates that must be shared among control plane instances are provided.\n\n\n"
+                        "To see the stack trace of this error execute with --v=5 or higher\n"), r.stderr
+    assert not w.exists("/etc/kubernetes/pki/ca.key")
 
 
 def test_join_worker_and_reset(cluster, make_node, monkeypatch):
@@ -313,6 +324,7 @@ def test_reset_control_plane(make_node):
     cp.stop_kubelet()
     r = cp.kubeadm(["reset", "--force"])
     assert r.returncode == 0
+    assert "Failed to remove etcd member" not in r.stderr  # the only member: nothing to remove
     assert "[reset] Deleted contents of the etcd data directory: /var/lib/etcd" in r.stdout
     assert os.listdir(cp.path("/var/lib/etcd")) == []
     assert os.listdir(cp.path("/etc/kubernetes/manifests")) == []
