@@ -460,6 +460,16 @@ def phase_certs(c):
         certs.make_keypair(c.p("sa.key"), c.p("sa.pub"), c.algo)
 
 
+def run_phase_certs(c, phase):
+    """phase_certs, with an openssl failure reported as an error of ``phase``."""
+    try:
+        phase_certs(c)
+    except Fail:
+        raise
+    except Exception as e:  # openssl failures
+        raise Fail(str(e), phase=phase)
+
+
 def write_conf(path, ctx, cn, orgs, server_hp):
     ca_pem = paths.read_bytes(ctx.p("ca.crt"))
     crt, key = certs.client_cert_pem(ctx.p("ca.crt"), ctx.p("ca.key"), cn, orgs, ctx.algo, ctx.leaf_h)
@@ -737,12 +747,7 @@ def cmd_init(args):
         out("[preflight] Pulling images required for setting up a Kubernetes cluster")
         out("[preflight] This might take a minute or two, depending on the speed of your internet connection")
         out("[preflight] You can also perform this action beforehand using 'kubeadm config images pull'")
-    try:
-        phase_certs(c)
-    except Exception as e:  # openssl failures
-        if isinstance(e, Fail):
-            raise
-        raise Fail(str(e), phase="certs")
+    run_phase_certs(c, "certs")
     phase_kubeconfig(c)
     phase_manifests(c, patches_dir)
     systemd.stop_quietly("kubelet")
@@ -1246,12 +1251,7 @@ def join_control_plane_prepare(j, cluster, boot, ign, skip, patches_dir):
         out("[preflight] You can also perform this action beforehand using 'kubeadm config images pull'")
     if key:
         download_certs(boot, c, key)
-    try:
-        phase_certs(c)
-    except Exception as e:  # openssl failures
-        if isinstance(e, Fail):
-            raise
-        raise Fail(str(e), phase="control-plane-prepare/certs")
+    run_phase_certs(c, "control-plane-prepare/certs")
     out("[kubeconfig] Generating kubeconfig files")
     out('[kubeconfig] Using kubeconfig folder "%s"' % paths.KUBERNETES_DIR)
     for name, cn, orgs, ep in (("admin.conf", "kubernetes-admin", ["kubeadm:cluster-admins"], c.endpoint),
