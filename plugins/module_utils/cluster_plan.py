@@ -152,10 +152,20 @@ def _kubeadm_errors(errors: list[str], name: str, cluster: dict[str, Any], nodes
                      f"v1.35.2 (got {version!r}); kubeadm, kubelet and kubectl are fetched for that exact version.")
     cluster["kubernetes_version"] = version
     count = len(cluster["servers"])
+    servers = ", ".join(cluster["servers"])
     if count > 1:
-        _err(errors, f"cluster '{name}': {count} control planes listed ({', '.join(cluster['servers'])}), but this "
-                     "release of kubeforge.cluster installs kubeadm clusters with one control plane; keep one host "
-                     "in the server group and put the others in the agent group as workers.")
+        # Stacked etcd: every control plane is an etcd member, so the quorum rules of embedded etcd apply.
+        unsafe_ok = all(bool(n.get("allow_unsafe_etcd_size")) for n in nodes)
+        if count % 2 == 0 and not unsafe_ok:
+            _err(errors, f"cluster '{name}': {count} control planes listed ({servers}); each one is a member of the "
+                         "cluster's stacked etcd, which needs an odd number (3, 5 or 7) to keep quorum when one "
+                         "fails. Use an odd number, or set cluster_allow_unsafe_etcd_size: true to accept the risk.")
+        if not cluster["api_endpoints"]:
+            _err(errors, f"cluster '{name}': {count} control planes listed ({servers}) but cluster_api_endpoint is "
+                         "not set. kubeadm joins control planes only to a cluster with a stable controlPlaneEndpoint "
+                         "that stays reachable when any one of them is down: set cluster_api_endpoint to a load "
+                         "balancer in front of the control planes (for example hosts in the loadbalancers group, "
+                         "kubeforge.cluster.api_lb) before the cluster is first created.")
     for key, var in (("pod_cidr", "cluster_pod_cidr"), ("service_cidr", "cluster_service_cidr")):
         values = sorted({str(n.get(key) or "") for n in nodes})
         if len(values) > 1:

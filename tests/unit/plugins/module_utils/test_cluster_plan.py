@@ -58,7 +58,10 @@ def test_explicit_endpoint_wins() -> None:
     ([kubeadm_node("c1", kubernetes_version="stable")], "got 'stable'"),
     ([kubeadm_node("c1"), kubeadm_node("w1", roles=("agent",), kubernetes_version="v1.35.1")],
      "cluster_kubernetes_version differs between hosts (v1.35.1, v1.35.2)"),
-    ([kubeadm_node("c1"), kubeadm_node("c2"), kubeadm_node("c3")], "3 control planes listed (c1, c2, c3)"),
+    ([kubeadm_node("c1"), kubeadm_node("c2"), kubeadm_node("c3")],
+     "3 control planes listed (c1, c2, c3) but cluster_api_endpoint is not set"),
+    ([kubeadm_node("c1", api_endpoint="lb"), kubeadm_node("c2", api_endpoint="lb")],
+     "stacked etcd, which needs an odd number"),
     ([kubeadm_node("c1", pod_cidr="10.96.0.0/16")],
      "the pod subnet 10.96.0.0/16 and the service subnet 10.96.0.0/12 overlap"),
     ([kubeadm_node("c1", pod_cidr="10.244.0.0/33")], "cluster_pod_cidr: '10.244.0.0/33'"),
@@ -111,3 +114,18 @@ def test_kubeadm_and_k3s_clusters_in_one_inventory() -> None:
     assert hub["kubernetes_version"] == "v1.35.2"
     assert (hub["pod_cidr"], hub["service_cidr"]) == ("10.244.0.0/16", "10.96.0.0/12")
     assert plan["clusters"]["edge"]["distribution"] == "k3s"
+
+
+def test_kubeadm_ha_control_planes_behind_an_endpoint() -> None:
+    nodes = [kubeadm_node(f"c{i}", api_endpoint="172.30.98.10") for i in range(1, 4)]
+    nodes.append(kubeadm_node("w1", roles=("agent",), api_endpoint="172.30.98.10"))
+    plan = plan_clusters(nodes)
+    assert plan["errors"] == []
+    hub = plan["clusters"]["hub"]
+    assert hub["servers"] == ["c1", "c2", "c3"] and hub["first_server"] == "c1"
+    assert hub["api_endpoint"] == "172.30.98.10"
+
+
+def test_kubeadm_two_control_planes_when_the_risk_is_accepted() -> None:
+    nodes = [kubeadm_node(f"c{i}", api_endpoint="lb", allow_unsafe_etcd_size=True) for i in (1, 2)]
+    assert plan_clusters(nodes)["errors"] == []
