@@ -69,7 +69,19 @@ if ! .venv/bin/kubectl version --client >/dev/null 2>&1; then
 fi
 
 # 6. Node images ------------------------------------------------------------------------------
+# Built side by side: the ARM ones run debootstrap's second stage under qemu and are CPU-bound,
+# the others mostly wait on the mirror. Each build has its own work directory.
+pids=()
 for image in ${KUBEFORGE_IMAGES:-bookworm-amd64 trixie-amd64 bookworm-arm64 bookworm-armhf}; do
-  tests/testbed/build-image.sh "${image%-*}" "${image##*-}"
+  tests/testbed/build-image.sh "${image%-*}" "${image##*-}" &
+  pids+=("$!")
 done
+failed=0
+for pid in "${pids[@]}"; do
+  wait "$pid" || failed=1
+done
+if [ "$failed" -ne 0 ]; then
+  echo "setup: a node image failed to build (its error is above)" >&2
+  exit 1
+fi
 log "test bed ready"
