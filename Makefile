@@ -5,7 +5,9 @@ SHELL := /bin/bash
 VENV := $(CURDIR)/.venv
 export PATH := $(VENV)/bin:$(PATH)
 export ANSIBLE_COLLECTIONS_PATH := $(CURDIR)/collections
-SCENARIOS ?= k3s-single validation k3s-ha-etcd k3s-external-db k3s-external-etcd k3s-arm rpi-prep containerd kube-artifacts kubeadm kubeadm-ha
+# Longest first, each emulated-ARM scenario beside an amd64 one: MOLECULE_JOBS run at a time.
+SCENARIOS ?= kubeadm-ha k3s-arm k3s-ha-etcd rpi-prep kubeadm k3s-external-db validation k3s-external-etcd k3s-single containerd kube-artifacts
+MOLECULE_JOBS ?= 2
 MIRROR_PORT ?= 8765
 export KUBEFORGE_MIRROR_PORT := $(MIRROR_PORT)
 RELEASES := $(CURDIR)/.cache/releases
@@ -43,8 +45,7 @@ mirror-stop:
 	tests/testbed/mirror.sh stop $(RELEASES) $(MIRROR_PORT)
 
 molecule: mirror-start
-	set -e; trap '$(MAKE) -s mirror-stop' EXIT; \
-	for s in $(SCENARIOS); do tests/testbed/scenario.sh $$s; done
+	set -e; trap '$(MAKE) -s mirror-stop' EXIT; tests/testbed/scenarios.sh $(MOLECULE_JOBS) $(SCENARIOS)
 
 scenario: mirror-start
 	set -e; trap '$(MAKE) -s mirror-stop' EXIT; tests/testbed/scenario.sh $(S)
