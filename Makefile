@@ -36,7 +36,7 @@ sanity: build
 	tests/testbed/timed.sh sanity tests/testbed/sanity.sh build/kubeforge-cluster-*.tar.gz
 
 doubles:
-	python3 tests/doubles/build.py --out $(RELEASES) --kubectl $(VENV)/bin/kubectl
+	python3 tests/doubles/build.py --out $(RELEASES) --kubectl $(VENV)/bin/kubectl --debian-containerd
 
 mirror-start: doubles
 	tests/testbed/mirror.sh start $(RELEASES) $(MIRROR_PORT)

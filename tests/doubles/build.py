@@ -13,6 +13,14 @@ with a <file>.sha256 beside each (the hex digest only, as dl.k8s.io publishes
 it) and DIR/dl.k8s.io/release/stable.txt (the newest kube version).  Output is
 deterministic: the same input gives the same bytes, and unchanged files are not
 rewritten.
+
+With --debian-containerd it also publishes REAL containerd and runc, not doubles:
+Debian's containerd and runc packages for the controller's release (Debian 12 on
+the test bed), fetched with `apt-get download` into DIR/.debs (kept: reruns do not
+download again) and laid out as their upstream releases are:
+DIR/github.com/containerd/containerd/releases/download/v<ver>/containerd-<ver>-linux-<arch>.tar.gz
+(+ .sha256sum) holding bin/<program>, and
+DIR/github.com/opencontainers/runc/releases/download/v<ver>/runc.<arch> (+ runc.sha256sum).
 """
 import argparse
 import gzip
@@ -20,9 +28,11 @@ import hashlib
 import io
 import json
 import os
+import re
 import subprocess
 import sys
 import tarfile
+import tempfile
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 SRC = os.path.join(HERE, "k3s")
@@ -264,11 +274,129 @@ def publish_kubectl(out, kubectl):
     return "real kubectl %s/%s" % (version, arch)
 
 
+DEBIAN_ARCHES = {"amd64": "amd64", "arm64": "arm64"}
+
+
+def upstream_version(debian_version):
+    """The upstream part of a Debian package version: 1.6.20~ds1-1+deb12u3 -> 1.6.20 (epoch, the ~ds
+    repack suffix and the Debian revision dropped), the version the release would carry upstream."""
+    m = re.match(r"^(?:\d+:)?(\d+\.\d+\.\d+)", debian_version)
+    if not m:
+        raise ValueError("cannot read an upstream version out of Debian version %r" % debian_version)
+    return m.group(1)
+
+
+def fetch_debs(cache, packages):
+    """The cached .deb of each package, downloaded with apt-get on the first run only."""
+    os.makedirs(cache, exist_ok=True)
+
+    def cached():
+        found = {}
+        for name in sorted(os.listdir(cache)):
+            pkg = name.split("_")[0]
+            if name.endswith(".deb") and pkg in packages:
+                found[pkg] = os.path.join(cache, name)
+        return found
+
+    missing = [p for p in packages if p not in cached()]
+    if missing:
+        cmd = ["apt-get", "download"] + missing
+        if subprocess.run(cmd, cwd=cache, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL).returncode != 0:
+            # A fresh machine may have no package lists yet.
+            subprocess.run(["apt-get", "update"], check=True, stdout=subprocess.DEVNULL)
+            subprocess.run(cmd, cwd=cache, check=True, stdout=subprocess.DEVNULL)
+    found = cached()
+    lost = [p for p in packages if p not in found]
+    if lost:
+        raise RuntimeError("apt-get download left no .deb for %s in %s" % (", ".join(lost), cache))
+    return found
+
+
+def deb_field(deb, field):
+    return subprocess.run(["dpkg-deb", "--field", deb, field], check=True, capture_output=True,
+                          text=True).stdout.strip()
+
+
+def release_tarball(files):
+    """gzip'd tar of bin/<name> entries, as containerd's release archive lays them out; deterministic."""
+    raw = io.BytesIO()
+    with tarfile.open(fileobj=raw, mode="w", format=tarfile.GNU_FORMAT) as tf:
+        d = tarfile.TarInfo("bin")
+        d.type, d.mode, d.uid, d.gid = tarfile.DIRTYPE, 0o755, 0, 0
+        d.mtime = max(int(os.stat(p).st_mtime) for p in files.values())
+        d.uname = d.gname = "root"
+        tf.addfile(d)
+        for name, path in sorted(files.items()):
+            st = os.stat(path)
+            ti = tarfile.TarInfo("bin/" + name)
+            ti.size, ti.mode, ti.mtime, ti.uid, ti.gid = st.st_size, 0o755, int(st.st_mtime), 0, 0
+            ti.uname = ti.gname = "root"
+            with open(path, "rb") as fh:
+                tf.addfile(ti, fh)
+    out = io.BytesIO()
+    with gzip.GzipFile(filename="", mode="wb", fileobj=out, mtime=0, compresslevel=6) as gz:
+        gz.write(raw.getvalue())
+    return out.getvalue()
+
+
+def _published(path, sums, deb):
+    """True when path is newer than the .deb it came from and matches its digest file."""
+    try:
+        if os.path.getmtime(path) < os.path.getmtime(deb):
+            return False
+        with open(path, "rb") as fh:
+            digest = hashlib.sha256(fh.read()).hexdigest()
+        with open(sums, encoding="utf-8") as fh:
+            listed = fh.read().split()
+    except OSError:
+        return False
+    return listed[:2] == [digest, os.path.basename(path)]
+
+
+def publish_debian_containerd(out):
+    """Real containerd and runc from Debian's packages, published in the upstream release layout."""
+    debs = fetch_debs(os.path.join(out, ".debs"), ["containerd", "runc"])
+    built = []
+    for pkg, deb in sorted(debs.items()):
+        # Debian 12's containerd is 1.6.20~ds1-1+deb12u3: published as the upstream 1.6.20, runc likewise.
+        debian_version = deb_field(deb, "Version")
+        version = upstream_version(debian_version)
+        arch = DEBIAN_ARCHES[deb_field(deb, "Architecture")]
+        if pkg == "containerd":
+            name = "containerd-%s-linux-%s.tar.gz" % (version, arch)
+            d = os.path.join(out, "github.com", "containerd", "containerd", "releases", "download", "v" + version)
+            sums = os.path.join(d, name + ".sha256sum")
+        else:
+            name = "runc." + arch
+            d = os.path.join(out, "github.com", "opencontainers", "runc", "releases", "download", "v" + version)
+            sums = os.path.join(d, "runc.sha256sum")
+        built.append("real %s %s/%s (Debian %s)" % (pkg, version, arch, debian_version))
+        if _published(os.path.join(d, name), sums, deb):
+            continue
+        with tempfile.TemporaryDirectory() as root:
+            subprocess.run(["dpkg-deb", "-x", deb, root], check=True)
+            if pkg == "containerd":
+                bindir = os.path.join(root, "usr", "bin")
+                data = release_tarball({n: os.path.join(bindir, n) for n in os.listdir(bindir)
+                                        if n == "ctr" or n.startswith("containerd")})
+                mode = 0o644
+            else:
+                with open(os.path.join(root, "usr", "sbin", "runc"), "rb") as fh:
+                    data = fh.read()
+                mode = 0o755
+        write_if_changed(os.path.join(d, name), data, mode)
+        # runc upstream lists every architecture in runc.sha256sum; here there is only the controller's.
+        write_if_changed(sums, ("%s  %s\n" % (hashlib.sha256(data).hexdigest(), name)).encode())
+    return built
+
+
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--out", required=True)
     ap.add_argument("--versions", default=",".join(DEFAULT_VERSIONS))
     ap.add_argument("--kubectl", help="a real kubectl to publish under dl.k8s.io/release/<its version>/")
+    ap.add_argument("--debian-containerd", action="store_true",
+                    help="publish the real containerd and runc of Debian's packages in their upstream release layout")
     ap.add_argument("--kube-versions", default=",".join(DEFAULT_KUBE_VERSIONS),
                     help="kubeadm/kubelet double versions (vMAJOR.MINOR.PATCH, comma-separated; empty: none)")
     a = ap.parse_args(argv)
@@ -286,6 +414,8 @@ def main(argv=None):
         built += ["kubeadm/kubelet %s" % k for k in build_kube(os.path.abspath(a.out), kvs)]
     if a.kubectl:
         built.append(publish_kubectl(os.path.abspath(a.out), a.kubectl))
+    if a.debian_containerd:
+        built += publish_debian_containerd(os.path.abspath(a.out))
     print("built %s into %s" % (", ".join(built), a.out))
     return 0
 
