@@ -275,6 +275,8 @@ def publish_kubectl(out, kubectl):
 
 
 DEBIAN_ARCHES = {"amd64": "amd64", "arm64": "arm64"}
+# Under the output tree: the upstream versions publish_debian_containerd published, {"containerd": .., "runc": ..}.
+DEBIAN_CONTAINERD_VERSIONS = "debian-containerd.json"
 
 
 def upstream_version(debian_version):
@@ -357,6 +359,7 @@ def publish_debian_containerd(out):
     """Real containerd and runc from Debian's packages, published in the upstream release layout."""
     debs = fetch_debs(os.path.join(out, ".debs"), ["containerd", "runc"])
     built = []
+    versions = {}
     for pkg, deb in sorted(debs.items()):
         # Debian 12's containerd is 1.6.20~ds1-1+deb12u3: published as the upstream 1.6.20, runc likewise.
         debian_version = deb_field(deb, "Version")
@@ -371,6 +374,7 @@ def publish_debian_containerd(out):
             d = os.path.join(out, "github.com", "opencontainers", "runc", "releases", "download", "v" + version)
             sums = os.path.join(d, "runc.sha256sum")
         built.append("real %s %s/%s (Debian %s)" % (pkg, version, arch, debian_version))
+        versions[pkg] = version
         if _published(os.path.join(d, name), sums, deb):
             continue
         with tempfile.TemporaryDirectory() as root:
@@ -387,6 +391,9 @@ def publish_debian_containerd(out):
         write_if_changed(os.path.join(d, name), data, mode)
         # runc upstream lists every architecture in runc.sha256sum; here there is only the controller's.
         write_if_changed(sums, ("%s  %s\n" % (hashlib.sha256(data).hexdigest(), name)).encode())
+    # Debian's point releases move these versions: the scenarios read them from here, not from a pin.
+    write_if_changed(os.path.join(out, DEBIAN_CONTAINERD_VERSIONS),
+                     (json.dumps(versions, sort_keys=True) + "\n").encode())
     return built
 
 

@@ -3,6 +3,7 @@
 Small stand-in .debs built with dpkg-deb are put in the .deb cache first, so
 nothing is downloaded and no real binary is needed."""
 import hashlib
+import json
 import os
 import shutil
 import subprocess
@@ -93,3 +94,9 @@ def test_rebuild_keeps_the_same_bytes(published, tmp_path):
     archive.unlink()
     build.publish_debian_containerd(str(out))
     assert archive.read_bytes() == before
+
+
+def test_published_versions_are_recorded_for_the_scenarios(published):
+    out, _ = published
+    recorded = json.loads((out / build.DEBIAN_CONTAINERD_VERSIONS).read_text())
+    assert recorded == {"containerd": "1.6.20", "runc": "1.1.5"}
