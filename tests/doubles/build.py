@@ -1,18 +1,25 @@
 #!/usr/bin/env python3
-"""Build a GitHub-release-like tree of kubeforge K3s test doubles, and a
-dl.k8s.io-like tree of the kubeadm and kubelet test doubles.
+"""Build a GitHub-release-like tree of kubeforge K3s test doubles, a
+dl.k8s.io-like tree of the kubeadm and kubelet test doubles, and (with --kubectl)
+a pkgs.k8s.io-like signed apt repository of them.
 
     python3 tests/doubles/build.py --out DIR [--versions v1.34.2+k3s1,v1.35.1+k3s1]
-                                   [--kube-versions v1.35.2]
+                                   [--kube-versions v1.35.2] [--kubectl PATH]
 
 Writes DIR/k3s-io/k3s/releases/download/<version>/{k3s,k3s-arm64,k3s-armhf,
 sha256sum-{amd64,arm64,arm}.txt,k3s-airgap-images-{amd64,arm64,arm}.tar.gz,
 k3s-images.txt} and DIR/v1-release/channels.json; and
 DIR/dl.k8s.io/release/<kube version>/bin/linux/{amd64,arm64,arm}/{kubeadm,kubelet}
 with a <file>.sha256 beside each (the hex digest only, as dl.k8s.io publishes
-it) and DIR/dl.k8s.io/release/stable.txt (the newest kube version).  Output is
-deterministic: the same input gives the same bytes, and unchanged files are not
-rewritten.
+it) and DIR/dl.k8s.io/release/stable.txt (the newest kube version).  With
+--kubectl, the real kubectl goes to DIR/dl.k8s.io/release/<its version>/ too,
+and DIR/pkgs.k8s.io/core:/stable:/vX.Y/deb/ becomes a flat apt repository for
+that version: amd64/{kubeadm,kubelet,kubectl}_<X.Y.Z>-1.1_amd64.deb (the two
+doubles and the real kubectl, built with dpkg-deb), Packages, Packages.gz,
+Release, InRelease, Release.gpg and Release.key (signed by a throwaway key made
+in a temporary GNUPGHOME).  Output is deterministic: the same input gives the
+same bytes, and unchanged files are not rewritten (the signatures and the key
+are made again only when Release changes).
 
 With --debian-containerd it also publishes REAL containerd and runc, not doubles:
 Debian's containerd and runc packages for the controller's release (Debian 12 on
@@ -29,6 +36,7 @@ import io
 import json
 import os
 import re
+import shutil
 import subprocess
 import sys
 import tarfile
@@ -263,9 +271,7 @@ def build(out, versions):
 def publish_kubectl(out, kubectl):
     """Lay a real kubectl out as dl.k8s.io does: release/<version>/bin/linux/<arch>/kubectl and
     kubectl.sha256 (the bare hex digest). The version and architecture are the binary's own."""
-    info = json.loads(subprocess.run([kubectl, "version", "--client", "-o", "json"], check=True,
-                                     capture_output=True, text=True).stdout)["clientVersion"]
-    version, arch = info["gitVersion"], info["platform"].split("/")[1]
+    version, arch = kubectl_version(kubectl)
     with open(kubectl, "rb") as fh:
         data = fh.read()
     d = os.path.join(out, "dl.k8s.io", "release", version, "bin", "linux", arch)
@@ -397,6 +403,198 @@ def publish_debian_containerd(out):
     return built
 
 
+# The apt repository (pkgs.k8s.io layout). Revision and fixed dates keep the output
+# reproducible: SOURCE_DATE_EPOCH clamps the timestamps dpkg-deb writes.
+PKGS_BASE = os.path.join("pkgs.k8s.io", "core:", "stable:")
+PKGS_REVISION = "1.1"
+PKGS_ARCH = "amd64"
+PKGS_EPOCH = 1767225600  # 2026-01-01 00:00:00 UTC
+PKGS_DATE = "Thu, 01 Jan 2026 00:00:00 UTC"
+PKGS_MAINTAINER = "kubeforge test doubles <dev@kubeforge.invalid>"
+PKGS_KEY_UID = "kubeforge test double apt repository (throwaway key) <dev@kubeforge.invalid>"
+
+_KUBELET_UNIT = """# kubelet.service of the kubeforge kubelet test double package (not the upstream unit).
+[Unit]
+Description=kubelet, the Kubernetes node agent (kubeforge test double package)
+Documentation=https://kubernetes.io/docs/
+Wants=network-online.target
+After=network-online.target
+
+[Service]
+ExecStart=/usr/bin/kubelet
+Restart=always
+RestartSec=10
+StartLimitInterval=0
+
+[Install]
+WantedBy=multi-user.target
+"""
+
+_KUBEADM_DROPIN = """# 10-kubeadm.conf of the kubeforge kubeadm test double package (not the upstream file).
+# The kubelet reads what kubeadm init and join write; kubeadm-flags.env (written by
+# kubeadm) sets KUBELET_KUBEADM_ARGS, /etc/default/kubelet KUBELET_EXTRA_ARGS, which win.
+[Service]
+Environment="KUBELET_KUBECONFIG_ARGS=--bootstrap-kubeconfig=/etc/kubernetes/bootstrap-kubelet.conf --kubeconfig=/etc/kubernetes/kubelet.conf"
+Environment="KUBELET_CONFIG_ARGS=--config=/var/lib/kubelet/config.yaml"
+EnvironmentFile=-/var/lib/kubelet/kubeadm-flags.env
+EnvironmentFile=-/etc/default/kubelet
+ExecStart=
+ExecStart=/usr/bin/kubelet $KUBELET_KUBECONFIG_ARGS $KUBELET_CONFIG_ARGS $KUBELET_KUBEADM_ARGS $KUBELET_EXTRA_ARGS
+"""
+
+# Depends stay within Debian's own packages; tests/doubles/kubeadm/README.md says
+# what the real packages need beyond these.
+_PKG_DEPENDS = {"kubeadm": "kubelet", "kubelet": "iptables, iproute2, mount", "kubectl": ""}
+_PKG_SUMMARY = {"kubeadm": "bootstrap a Kubernetes cluster (kubeforge test double)",
+                "kubelet": "the Kubernetes node agent (kubeforge test double)",
+                "kubectl": "the Kubernetes command-line client (the real kubectl, packaged for kubeforge tests)"}
+
+
+def pkgs_repo_dir(out, tag):
+    ma, mi, _ = kube_tag(tag)
+    return os.path.join(out, PKGS_BASE, "v%d.%d" % (ma, mi), "deb")
+
+
+def _deb_files(tag, kubectl_data):
+    """name -> [(path inside the package, bytes, mode)]"""
+    return {
+        "kubeadm": [("usr/bin/kubeadm", render_kube_binary(tag, PKGS_ARCH, "kubeadm"), 0o755),
+                    ("usr/lib/systemd/system/kubelet.service.d/10-kubeadm.conf", _KUBEADM_DROPIN.encode(), 0o644)],
+        "kubelet": [("usr/bin/kubelet", render_kube_binary(tag, PKGS_ARCH, "kubelet"), 0o755),
+                    ("usr/lib/systemd/system/kubelet.service", _KUBELET_UNIT.encode(), 0o644)],
+        "kubectl": [("usr/bin/kubectl", kubectl_data, 0o755)],
+    }
+
+
+def _control(name, version, files):
+    size_kib = sum((len(data) + 1023) // 1024 for _, data, _ in files)
+    lines = ["Package: %s" % name, "Version: %s" % version, "Architecture: %s" % PKGS_ARCH,
+             "Maintainer: %s" % PKGS_MAINTAINER, "Installed-Size: %d" % size_kib]
+    if _PKG_DEPENDS[name]:
+        lines.append("Depends: %s" % _PKG_DEPENDS[name])
+    lines += ["Section: admin", "Priority: optional", "Homepage: https://kubernetes.io",
+              "Description: %s" % _PKG_SUMMARY[name],
+              " A stand-in built by tests/doubles/build.py for the kubeforge.cluster tests;",
+              " laid out like the package of the same name on pkgs.k8s.io."]
+    return "\n".join(lines) + "\n"
+
+
+def build_deb(name, version, files, work):
+    """One .deb with dpkg-deb (root-owned, timestamps clamped); returns (bytes, control text)."""
+    root = os.path.join(work, name)
+    os.makedirs(os.path.join(root, "DEBIAN"))
+    for rel, data, mode in files:
+        path = os.path.join(root, rel)
+        os.makedirs(os.path.dirname(path), exist_ok=True)
+        with open(path, "wb") as fh:
+            fh.write(data)
+        os.chmod(path, mode)
+    control = _control(name, version, files)
+    with open(os.path.join(root, "DEBIAN", "control"), "w") as fh:
+        fh.write(control)
+    with open(os.path.join(root, "DEBIAN", "md5sums"), "w") as fh:
+        fh.writelines("%s  %s\n" % (hashlib.md5(data).hexdigest(), rel) for rel, data, _ in sorted(files))
+    for dp, dirs, fs in os.walk(root):
+        os.chmod(dp, 0o755)
+        for f in fs:
+            os.utime(os.path.join(dp, f), (PKGS_EPOCH, PKGS_EPOCH))
+        os.utime(dp, (PKGS_EPOCH, PKGS_EPOCH))
+    os.chmod(os.path.join(root, "DEBIAN", "control"), 0o644)
+    os.chmod(os.path.join(root, "DEBIAN", "md5sums"), 0o644)
+    deb = os.path.join(work, name + ".deb")
+    env = dict(os.environ, SOURCE_DATE_EPOCH=str(PKGS_EPOCH))
+    subprocess.run(["dpkg-deb", "--root-owner-group", "-Zgzip", "-z6", "--build", root, deb],
+                   check=True, env=env, stdout=subprocess.DEVNULL)
+    with open(deb, "rb") as fh:
+        return fh.read(), control
+
+
+def _hashes(data):
+    return {"MD5sum": hashlib.md5(data).hexdigest(), "SHA1": hashlib.sha1(data).hexdigest(),
+            "SHA256": hashlib.sha256(data).hexdigest()}
+
+
+def _release(indexes):
+    out = ["Origin: kubeforge test doubles", "Label: kubeforge test doubles",
+           "Architectures: %s" % PKGS_ARCH, "Date: %s" % PKGS_DATE,
+           "Description: kubeadm, kubelet and kubectl laid out like pkgs.k8s.io, for the kubeforge.cluster tests"]
+    for field, algo in (("MD5Sum", hashlib.md5), ("SHA1", hashlib.sha1), ("SHA256", hashlib.sha256)):
+        out.append("%s:" % field)
+        out += [" %s %d %s" % (algo(data).hexdigest(), len(data), name) for name, data in indexes]
+    return ("\n".join(out) + "\n").encode()
+
+
+def sign_release(repo):
+    """Sign Release with a throwaway key made here; write InRelease, Release.gpg and Release.key."""
+    home = tempfile.mkdtemp(prefix="kf-gpg-")
+    env = dict(os.environ, GNUPGHOME=home)
+    gpg = ["gpg", "--batch", "--quiet", "--no-tty", "--pinentry-mode", "loopback", "--passphrase", ""]
+    release = os.path.join(repo, "Release")
+    try:
+        subprocess.run(gpg + ["--quick-generate-key", PKGS_KEY_UID, "ed25519", "sign", "never"],
+                       check=True, env=env, capture_output=True)
+        key = subprocess.run(gpg + ["--armor", "--export"], check=True, env=env, capture_output=True).stdout
+        inrelease = subprocess.run(gpg + ["--digest-algo", "SHA512", "--clearsign", "--output", "-", release],
+                                   check=True, env=env, capture_output=True).stdout
+        detached = subprocess.run(gpg + ["--digest-algo", "SHA512", "--armor", "--detach-sign", "--output", "-",
+                                         release], check=True, env=env, capture_output=True).stdout
+    finally:
+        subprocess.run(["gpgconf", "--kill", "gpg-agent"], env=env, capture_output=True)
+        shutil.rmtree(home, ignore_errors=True)
+    write_if_changed(os.path.join(repo, "InRelease"), inrelease)
+    write_if_changed(os.path.join(repo, "Release.gpg"), detached)
+    write_if_changed(os.path.join(repo, "Release.key"), key)
+
+
+def build_pkgs(out, tag, kubectl):
+    """The flat apt repository of one release, as pkgs.k8s.io lays it out."""
+    kube_tag(tag)
+    for tool in ("dpkg-deb", "gpg", "gpgconf"):
+        if not shutil.which(tool):
+            raise SystemExit("build.py: %s is needed for the apt repository (Debian packages dpkg and gnupg)" % tool)
+    version = "%s-%s" % (tag[1:], PKGS_REVISION)
+    repo = pkgs_repo_dir(out, tag)
+    with open(kubectl, "rb") as fh:
+        kubectl_data = fh.read()
+    stanzas = []
+    work = tempfile.mkdtemp(prefix="kf-deb-")
+    try:
+        for name, files in sorted(_deb_files(tag, kubectl_data).items()):
+            data, control = build_deb(name, version, files, work)
+            rel = "%s/%s_%s_%s.deb" % (PKGS_ARCH, name, version, PKGS_ARCH)
+            write_if_changed(os.path.join(repo, rel), data)
+            head, _, description = control.partition("Description:")
+            extra = "Filename: %s\nSize: %d\n" % (rel, len(data))
+            extra += "".join("%s: %s\n" % kv for kv in _hashes(data).items())
+            stanzas.append(head + extra + "Description:" + description)
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    packages = "\n".join(stanzas).encode()
+    packages_gz = io.BytesIO()
+    with gzip.GzipFile(filename="", mode="wb", fileobj=packages_gz, mtime=0, compresslevel=9) as gz:
+        gz.write(packages)
+    indexes = [("Packages", packages), ("Packages.gz", packages_gz.getvalue())]
+    for name, data in indexes:
+        write_if_changed(os.path.join(repo, name), data)
+    release = _release(indexes)
+    try:
+        with open(os.path.join(repo, "Release"), "rb") as fh:
+            same = fh.read() == release
+    except OSError:
+        same = False
+    signed = all(os.path.exists(os.path.join(repo, f)) for f in ("InRelease", "Release.gpg", "Release.key"))
+    write_if_changed(os.path.join(repo, "Release"), release)
+    if not (same and signed):
+        sign_release(repo)
+    return "apt repository %s (%s)" % (os.path.relpath(repo, out), version)
+
+
+def kubectl_version(kubectl):
+    info = json.loads(subprocess.run([kubectl, "version", "--client", "-o", "json"], check=True,
+                                     capture_output=True, text=True).stdout)["clientVersion"]
+    return info["gitVersion"], info["platform"].split("/")[1]
+
+
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--out", required=True)
@@ -421,6 +619,9 @@ def main(argv=None):
         built += ["kubeadm/kubelet %s" % k for k in build_kube(os.path.abspath(a.out), kvs)]
     if a.kubectl:
         built.append(publish_kubectl(os.path.abspath(a.out), a.kubectl))
+        version, arch = kubectl_version(a.kubectl)
+        if arch == PKGS_ARCH:
+            built.append(build_pkgs(os.path.abspath(a.out), version, a.kubectl))
     if a.debian_containerd:
         built += publish_debian_containerd(os.path.abspath(a.out))
     print("built %s into %s" % (", ".join(built), a.out))

