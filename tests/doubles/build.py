@@ -10,7 +10,11 @@ sha256sum-{amd64,arm64,arm}.txt,k3s-airgap-images-{amd64,arm64,arm}.tar.gz,
 k3s-images.txt} and DIR/v1-release/channels.json; and
 DIR/dl.k8s.io/release/<kube version>/bin/linux/{amd64,arm64,arm}/{kubeadm,kubelet}
 with a <file>.sha256 beside each (the hex digest only, as dl.k8s.io publishes
-it) and DIR/dl.k8s.io/release/stable.txt (the newest kube version).  Output is
+it) and DIR/dl.k8s.io/release/stable.txt (the newest kube version); and the
+test-double Tigera operator manifest (calico/tigera-operator.yaml) as
+DIR/projectcalico/calico/<calico version>/manifests/tigera-operator.yaml, laid
+out like raw.githubusercontent.com, with tigera-operator.yaml.sha256 beside it
+for the scenarios to pin (the real release publishes no digest).  Output is
 deterministic: the same input gives the same bytes, and unchanged files are not
 rewritten.
 """
@@ -20,6 +24,7 @@ import hashlib
 import io
 import json
 import os
+import re
 import subprocess
 import sys
 import tarfile
@@ -33,6 +38,8 @@ from kubeadm import version as _kv  # noqa: E402  (only for tag parsing helpers)
 DEFAULT_VERSIONS = ["v1.34.2+k3s1", "v1.35.1+k3s1"]
 DEFAULT_KUBE_VERSIONS = ["v1.35.2"]
 KUBE_SRC = os.path.join(HERE, "kubeadm")
+DEFAULT_CALICO_VERSION = "v3.30.3"
+CALICO_MANIFEST = os.path.join(HERE, "calico", "tigera-operator.yaml")
 KUBE_ARCHES = ["amd64", "arm64", "arm"]
 KUBE_PROGRAMS = ["kubeadm", "kubelet"]
 KUBE_PKG = "kubeforge_kubeadm_double"
@@ -250,6 +257,18 @@ def build(out, versions):
     return versions
 
 
+def build_calico(out, version):
+    """The test-double Tigera operator manifest where the mirror source of the cni
+    role looks for it (<mirror>/<version>/manifests/tigera-operator.yaml), and its
+    bare hex sha256 in tigera-operator.yaml.sha256."""
+    with open(CALICO_MANIFEST, "rb") as fh:
+        data = fh.read()
+    d = os.path.join(out, "projectcalico", "calico", version, "manifests")
+    write_if_changed(os.path.join(d, "tigera-operator.yaml"), data)
+    write_if_changed(os.path.join(d, "tigera-operator.yaml.sha256"), hashlib.sha256(data).hexdigest().encode())
+    return "Tigera operator manifest double for Calico %s" % version
+
+
 def publish_kubectl(out, kubectl):
     """Lay a real kubectl out as dl.k8s.io does: release/<version>/bin/linux/<arch>/kubectl and
     kubectl.sha256 (the bare hex digest). The version and architecture are the binary's own."""
@@ -271,6 +290,8 @@ def main(argv=None):
     ap.add_argument("--kubectl", help="a real kubectl to publish under dl.k8s.io/release/<its version>/")
     ap.add_argument("--kube-versions", default=",".join(DEFAULT_KUBE_VERSIONS),
                     help="kubeadm/kubelet double versions (vMAJOR.MINOR.PATCH, comma-separated; empty: none)")
+    ap.add_argument("--calico-version", default=DEFAULT_CALICO_VERSION,
+                    help="Calico release the Tigera operator manifest double is published as (empty: none)")
     a = ap.parse_args(argv)
     vs = [v.strip() for v in a.versions.split(",") if v.strip()]
     kvs = [v.strip() for v in a.kube_versions.split(",") if v.strip()]
@@ -281,9 +302,13 @@ def main(argv=None):
             _kv.parse_tag(v)
     except ValueError as e:
         ap.error(str(e))
+    if a.calico_version and not re.match(r"^v[0-9]+\.[0-9]+\.[0-9]+$", a.calico_version):
+        ap.error("invalid Calico version %r (want vMAJOR.MINOR.PATCH)" % a.calico_version)
     built = build(os.path.abspath(a.out), vs)
     if kvs:
         built += ["kubeadm/kubelet %s" % k for k in build_kube(os.path.abspath(a.out), kvs)]
+    if a.calico_version:
+        built.append(build_calico(os.path.abspath(a.out), a.calico_version))
     if a.kubectl:
         built.append(publish_kubectl(os.path.abspath(a.out), a.kubectl))
     print("built %s into %s" % (", ".join(built), a.out))
