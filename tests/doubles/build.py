@@ -21,6 +21,11 @@ in a temporary GNUPGHOME).  Output is deterministic: the same input gives the
 same bytes, and unchanged files are not rewritten (the signatures and the key
 are made again only when Release changes).
 
+The test-double Tigera operator manifest (calico/tigera-operator.yaml) goes to
+DIR/projectcalico/calico/<calico version>/manifests/tigera-operator.yaml, laid
+out like raw.githubusercontent.com, with tigera-operator.yaml.sha256 beside it
+for the scenarios to pin (the real release publishes no digest).
+
 With --debian-containerd it also publishes REAL containerd and runc, not doubles:
 Debian's containerd and runc packages for the controller's release (Debian 12 on
 the test bed), fetched with `apt-get download` into DIR/.debs (kept: reruns do not
@@ -51,6 +56,8 @@ from kubeadm import version as _kv  # noqa: E402  (only for tag parsing helpers)
 DEFAULT_VERSIONS = ["v1.34.2+k3s1", "v1.35.1+k3s1"]
 DEFAULT_KUBE_VERSIONS = ["v1.35.2"]
 KUBE_SRC = os.path.join(HERE, "kubeadm")
+DEFAULT_CALICO_VERSION = "v3.30.3"
+CALICO_MANIFEST = os.path.join(HERE, "calico", "tigera-operator.yaml")
 KUBE_ARCHES = ["amd64", "arm64", "arm"]
 KUBE_PROGRAMS = ["kubeadm", "kubelet"]
 KUBE_PKG = "kubeforge_kubeadm_double"
@@ -266,6 +273,18 @@ def build(out, versions):
     data = json.dumps({"channels": channels}, indent=2, sort_keys=True).encode() + b"\n"
     write_if_changed(os.path.join(out, "v1-release", "channels.json"), data)
     return versions
+
+
+def build_calico(out, version):
+    """The test-double Tigera operator manifest where the mirror source of the cni
+    role looks for it (<mirror>/<version>/manifests/tigera-operator.yaml), and its
+    bare hex sha256 in tigera-operator.yaml.sha256."""
+    with open(CALICO_MANIFEST, "rb") as fh:
+        data = fh.read()
+    d = os.path.join(out, "projectcalico", "calico", version, "manifests")
+    write_if_changed(os.path.join(d, "tigera-operator.yaml"), data)
+    write_if_changed(os.path.join(d, "tigera-operator.yaml.sha256"), hashlib.sha256(data).hexdigest().encode())
+    return "Tigera operator manifest double for Calico %s" % version
 
 
 def publish_kubectl(out, kubectl):
@@ -604,6 +623,8 @@ def main(argv=None):
                     help="publish the real containerd and runc of Debian's packages in their upstream release layout")
     ap.add_argument("--kube-versions", default=",".join(DEFAULT_KUBE_VERSIONS),
                     help="kubeadm/kubelet double versions (vMAJOR.MINOR.PATCH, comma-separated; empty: none)")
+    ap.add_argument("--calico-version", default=DEFAULT_CALICO_VERSION,
+                    help="Calico release the Tigera operator manifest double is published as (empty: none)")
     a = ap.parse_args(argv)
     vs = [v.strip() for v in a.versions.split(",") if v.strip()]
     kvs = [v.strip() for v in a.kube_versions.split(",") if v.strip()]
@@ -614,9 +635,13 @@ def main(argv=None):
             _kv.parse_tag(v)
     except ValueError as e:
         ap.error(str(e))
+    if a.calico_version and not re.match(r"^v[0-9]+\.[0-9]+\.[0-9]+$", a.calico_version):
+        ap.error("invalid Calico version %r (want vMAJOR.MINOR.PATCH)" % a.calico_version)
     built = build(os.path.abspath(a.out), vs)
     if kvs:
         built += ["kubeadm/kubelet %s" % k for k in build_kube(os.path.abspath(a.out), kvs)]
+    if a.calico_version:
+        built.append(build_calico(os.path.abspath(a.out), a.calico_version))
     if a.kubectl:
         built.append(publish_kubectl(os.path.abspath(a.out), a.kubectl))
         version, arch = kubectl_version(a.kubectl)

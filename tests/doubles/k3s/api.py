@@ -13,9 +13,20 @@ strategic merge patches (list merge keys simplified, see
 strategic_merge_patch); JSON patch and server-side apply are refused with 415.
 
 Resources: CORE_RESOURCES (core/v1) and GROUP_RESOURCES (apps/v1 daemonsets
-and deployments, rbac.authorization.k8s.io/v1).  A group resource is stored,
-reported in Status bodies and handed to the authorize/present hooks under its
-qualified name (``daemonsets.apps``), so it never collides with a core one.
+and deployments, rbac.authorization.k8s.io/v1, apiextensions.k8s.io/v1
+customresourcedefinitions).  A group resource is stored, reported in Status
+bodies and handed to the authorize/present hooks under its qualified name
+(``daemonsets.apps``), so it never collides with a core one.
+
+Custom resources: a CustomResourceDefinition (checked and defaulted as
+kube-apiserver does for the fields the double knows, see crd_problems and
+crd_admit) is Established at once, and from then on every served version
+is in discovery and answers like a group resource, stored under
+``<plural>.<group>`` in the same Store (so every replica of a replicated
+store serves it).  Custom resources take merge patches only (415 for a
+strategic merge patch, as for a real CRD); their openAPIV3Schema is not
+enforced and they have no /status or /scale subresource.  Deleting the CRD
+deletes its objects and stops serving it.
 """
 import base64
 import calendar
@@ -57,7 +68,12 @@ GROUP_RESOURCES = {
         "rolebindings": ("RoleBinding", True, "rolebinding", []),
         "roles": ("Role", True, "role", []),
     },
+    "apiextensions.k8s.io/v1": {
+        "customresourcedefinitions": ("CustomResourceDefinition", False, "customresourcedefinition",
+                                      ["crd", "crds"]),
+    },
 }
+CRD_KEY = "customresourcedefinitions.apiextensions.k8s.io"
 VERBS = ["create", "delete", "deletecollection", "get", "list", "patch", "update", "watch"]
 # core resources that also answer on .../<name>/status (same object, whole-object writes)
 STATUS_SUBRESOURCES = ("nodes", "namespaces", "pods", "services")
@@ -71,6 +87,8 @@ PATCH_STRATEGIC = "application/strategic-merge-patch+json"
 PATCH_APPLY = "application/apply-patch+yaml"
 # what kube-apiserver lists in its 415 for built-in kinds (in this order)
 PATCH_TYPES = [PATCH_JSON, PATCH_MERGE, PATCH_STRATEGIC, PATCH_APPLY]
+# ... and for custom resources, which have no Go types to merge strategically
+CUSTOM_PATCH_TYPES = [PATCH_JSON, PATCH_MERGE, PATCH_APPLY]
 
 
 class Res:
@@ -78,12 +96,15 @@ class Res:
     and for the authorize/present hooks: ``pods`` for core, ``daemonsets.apps``
     for a group resource (kube-apiserver's qualified resource name)."""
 
-    def __init__(self, group, version, name, kind, namespaced, singular, short):
+    def __init__(self, group, version, name, kind, namespaced, singular, short, custom=False):
         self.group, self.version, self.name = group, version, name
         self.kind, self.namespaced, self.singular, self.short = kind, namespaced, singular, short
         self.api_version = "%s/%s" % (group, version) if group else version
         self.key = "%s.%s" % (name, group) if group else name
         self.status_subresource = not group and name in STATUS_SUBRESOURCES
+        # served from a CustomResourceDefinition rather than built in
+        self.custom = custom
+        self.patch_types = CUSTOM_PATCH_TYPES if custom else PATCH_TYPES
 
     def details(self, name):
         d = {"name": name}
@@ -107,13 +128,132 @@ for _gv, _table in GROUP_RESOURCES.items():
     RESOURCES[(_g, _v)] = {n: Res(_g, _v, n, *v) for n, v in _table.items()}
 
 
-def groups():
-    """group -> [versions], in GROUP_RESOURCES order (first version preferred)."""
+def groups(served=None):
+    """group -> [versions] of ``served`` (default: the built-in RESOURCES), built-in
+    groups first in GROUP_RESOURCES order, then custom ones in CRD order; the
+    first version is the preferred one."""
     out = {}
-    for gv in GROUP_RESOURCES:
-        g, v = gv.split("/")
-        out.setdefault(g, []).append(v)
+    for g, v in (served or RESOURCES):
+        if g:
+            out.setdefault(g, []).append(v)
     return out
+
+
+# --------------------------------------------------------------------------
+# CustomResourceDefinitions
+
+_DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
+_DNS_SUBDOMAIN = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")
+_KUBE_VERSION = re.compile(r"^v([1-9][0-9]*)(?:(alpha|beta)([1-9][0-9]*))?$")
+
+
+def version_priority(v):
+    """Sort key of kube-aware version ordering: GA before beta before alpha,
+    higher numbers first, then other names alphabetically."""
+    m = _KUBE_VERSION.match(v)
+    if not m:
+        return (3, 0, 0, v)
+    rank = {None: 0, "beta": 1, "alpha": 2}[m.group(2)]
+    return (rank, -int(m.group(1)), -int(m.group(3) or 0), v)
+
+
+def crd_problems(crd):
+    """kube-apiserver's validation of a CustomResourceDefinition, for the
+    fields the double uses: a list of "field: Invalid value" causes."""
+    md = crd.get("metadata") or {}
+    spec = crd.get("spec") if isinstance(crd.get("spec"), dict) else {}
+    names = spec.get("names") if isinstance(spec.get("names"), dict) else {}
+    group, plural, kind = spec.get("group") or "", names.get("plural") or "", names.get("kind") or ""
+    out = []
+    if not group:
+        out.append("spec.group: Required value")
+    elif "." not in group or not _DNS_SUBDOMAIN.match(group):
+        out.append('spec.group: Invalid value: "%s": should be a domain with at least one dot' % group)
+    if not plural:
+        out.append("spec.names.plural: Required value")
+    elif not _DNS_LABEL.match(plural):
+        out.append('spec.names.plural: Invalid value: "%s": a lowercase RFC 1123 label must consist of lower '
+                   "case alphanumeric characters or '-'" % plural)
+    if not kind:
+        out.append("spec.names.kind: Required value")
+    if names.get("singular") and not _DNS_LABEL.match(str(names["singular"])):
+        out.append('spec.names.singular: Invalid value: "%s": a lowercase RFC 1123 label must consist of '
+                   "lower case alphanumeric characters or '-'" % names["singular"])
+    if group and plural and md.get("name") != "%s.%s" % (plural, group):
+        out.append('metadata.name: Invalid value: "%s": must be spec.names.plural+"."+spec.group'
+                   % md.get("name"))
+    if spec.get("scope") not in ("Namespaced", "Cluster"):
+        out.append('spec.scope: Unsupported value: "%s": supported values: "Cluster", "Namespaced"'
+                   % (spec.get("scope") or ""))
+    versions = spec.get("versions")
+    if not isinstance(versions, list) or not versions:
+        out.append("spec.versions: Invalid value: null: must have exactly one version marked as storage version")
+        return out
+    seen = set()
+    for i, v in enumerate(versions):
+        name = v.get("name") if isinstance(v, dict) else None
+        if not name or not _DNS_LABEL.match(str(name)):
+            out.append('spec.versions[%d].name: Invalid value: "%s": a DNS-1035 label' % (i, name or ""))
+        elif name in seen:
+            out.append('spec.versions[%d].name: Duplicate value: "%s"' % (i, name))
+        seen.add(name)
+    if sum(1 for v in versions if isinstance(v, dict) and v.get("storage") is True) != 1:
+        out.append("spec.versions: Invalid value: %s: must have exactly one version marked as storage version"
+                   % json.dumps(versions)[:80])
+    if not any(isinstance(v, dict) and v.get("served") is True for v in versions):
+        out.append("spec.versions: Invalid value: %s: must serve at least one version" % json.dumps(versions)[:80])
+    return out
+
+
+def crd_admit(new, old):
+    """Defaults and status kube-apiserver and its CRD controllers give a
+    CustomResourceDefinition on a write: names defaulted (singular, listKind),
+    conversion None; status.acceptedNames, storedVersions and the conditions
+    NamesAccepted and Established, True at once (no other CRD claims the
+    names in the double), transition times kept from ``old``."""
+    spec = new["spec"]
+    names = spec["names"]
+    names.setdefault("singular", names["kind"].lower())
+    names.setdefault("listKind", names["kind"] + "List")
+    spec.setdefault("conversion", {"strategy": "None"})
+    storage = [v["name"] for v in spec["versions"] if v.get("storage") is True][0]
+    prev = (old or {}).get("status") or {}
+    stored = list(prev.get("storedVersions") or [])
+    if storage not in stored:
+        stored.append(storage)
+    since = {c.get("type"): c.get("lastTransitionTime") for c in prev.get("conditions") or []
+             if c.get("status") == "True"}
+    now = now_rfc3339()
+    new["status"] = {
+        "acceptedNames": dict(names),
+        "storedVersions": stored,
+        "conditions": [
+            {"type": "NamesAccepted", "status": "True", "reason": "NoConflicts", "message": "no conflicts found",
+             "lastTransitionTime": since.get("NamesAccepted") or now},
+            {"type": "Established", "status": "True", "reason": "InitialNamesAccepted",
+             "message": "the initial names have been accepted",
+             "lastTransitionTime": since.get("Established") or now},
+        ],
+    }
+
+
+def crd_established(crd):
+    return any(c.get("type") == "Established" and c.get("status") == "True"
+               for c in (crd.get("status") or {}).get("conditions") or [])
+
+
+def crd_resources(crd):
+    """[((group, version), Res)] that an Established CRD serves."""
+    if not crd_established(crd):
+        return []
+    spec = crd.get("spec") or {}
+    names = (crd.get("status") or {}).get("acceptedNames") or spec.get("names") or {}
+    served = sorted((v["name"] for v in spec.get("versions") or [] if v.get("served") is True),
+                    key=version_priority)
+    return [((spec["group"], v), Res(spec["group"], v, names["plural"], names["kind"],
+                                     spec.get("scope") == "Namespaced", names.get("singular") or "",
+                                     list(names.get("shortNames") or []), custom=True))
+            for v in served]
 
 
 def workload_defaults(key, obj):
@@ -519,6 +659,7 @@ TABLES.update({
     "roles.rbac.authorization.k8s.io": _ROLE_TABLE,
     "clusterrolebindings.rbac.authorization.k8s.io": _BINDING_TABLE,
     "rolebindings.rbac.authorization.k8s.io": _BINDING_TABLE,
+    CRD_KEY: _ROLE_TABLE,
 })
 
 
@@ -594,10 +735,22 @@ class APIServer:
             self.httpd.server_close()
 
     # -- helpers ------------------------------------------------------------
-    def resource_list(self, group="", version="v1"):
+    def served(self):
+        """(group, version) -> resource -> Res: the built-in RESOURCES, then the
+        versions the Established CRDs of the store serve (read on every
+        request, so every API server on a replicated store agrees)."""
+        out = {gv: dict(table) for gv, table in RESOURCES.items()}
+        for crd in self.store.list(CRD_KEY):
+            for gv, res in crd_resources(crd):
+                if gv in RESOURCES:
+                    continue  # a CRD cannot take over a built-in group/version
+                out.setdefault(gv, {})[res.name] = res
+        return out
+
+    def resource_list(self, group="", version="v1", served=None):
         """APIResourceList of /api/v1 or /apis/<group>/<version>."""
         res = []
-        for r in RESOURCES[(group, version)].values():
+        for r in (served or RESOURCES)[(group, version)].values():
             res.append(r.discovery())
             if r.status_subresource:
                 res.append({"name": r.name + "/status", "singularName": "", "namespaced": r.namespaced,
@@ -608,25 +761,28 @@ class APIServer:
                 "resources": res}
 
     @staticmethod
-    def api_group(group):
-        vs = [{"groupVersion": "%s/%s" % (group, v), "version": v} for v in groups()[group]]
+    def api_group(group, served=None):
+        vs = [{"groupVersion": "%s/%s" % (group, v), "version": v} for v in groups(served)[group]]
         return {"name": group, "versions": vs, "preferredVersion": vs[0]}
 
-    def group_list(self):
+    def group_list(self, served=None):
         """APIGroupList of /apis (the legacy form, like /api serves APIVersions)."""
-        return {"kind": "APIGroupList", "apiVersion": "v1", "groups": [self.api_group(g) for g in groups()]}
+        return {"kind": "APIGroupList", "apiVersion": "v1",
+                "groups": [self.api_group(g, served) for g in groups(served)]}
 
-    def openapi_v3(self, group, version):
+    def openapi_v3(self, group, version, served=None):
         """A stub OpenAPI v3 document of one group/version: for each kind, only
         its PATCH operation (x-kubernetes-group-version-kind, the query
         parameters fieldManager and fieldValidation, the accepted patch
-        types) and no schemas.  That is what kubectl reads to decide that
-        validation is left to the server and that strategic merge patches
-        are accepted (it then builds them from its compiled-in types)."""
+        types: no strategic merge for a custom resource) and no schemas.
+        That is what kubectl reads to decide that validation is left to the
+        server and whether strategic merge patches are accepted (it then
+        builds them from its compiled-in types)."""
         base = "/apis/%s/%s" % (group, version) if group else "/api/v1"
         paths = {}
-        for r in RESOURCES[(group, version)].values():
+        for r in (served or RESOURCES)[(group, version)].values():
             path = "%s%s/%s/{name}" % (base, "/namespaces/{namespace}" if r.namespaced else "", r.name)
+            ctypes = [PATCH_MERGE] if r.custom else [PATCH_MERGE, PATCH_STRATEGIC]
             paths[path] = {"patch": {
                 "operationId": "patch%s%s%s" % ("".join(w.capitalize() for w in re.split(r"[.\-]", group or "core")),
                                                 version.capitalize(), ("Namespaced" if r.namespaced else "") + r.kind),
@@ -635,18 +791,19 @@ class APIServer:
                 "parameters": [{"name": n, "in": "query", "schema": {"type": "string", "uniqueItems": True}}
                                for n in ("fieldManager", "fieldValidation")],
                 "requestBody": {"required": True,
-                                "content": {ct: {"schema": {"type": "object"}} for ct in (PATCH_MERGE, PATCH_STRATEGIC)}},
+                                "content": {ct: {"schema": {"type": "object"}} for ct in ctypes}},
                 "responses": {"200": {"description": "OK"}}}}
         return {"openapi": "3.0.0", "info": {"title": "Kubernetes", "version": self.version_info.get("gitVersion", "")},
                 "paths": paths, "components": {"schemas": {}}}
 
-    def openapi_v3_index(self):
+    def openapi_v3_index(self, served=None):
         """/openapi/v3: one entry per served group/version; the hash in the URL
         changes with the document, so clients never use a stale cached copy."""
         out = {}
-        for group, version in RESOURCES:
+        for group, version in (served or RESOURCES):
             gvpath = "apis/%s/%s" % (group, version) if group else "api/v1"
-            digest = hashlib.sha512(json.dumps(self.openapi_v3(group, version), sort_keys=True).encode()).hexdigest()
+            doc = self.openapi_v3(group, version, served)
+            digest = hashlib.sha512(json.dumps(doc, sort_keys=True).encode()).hexdigest()
             out[gvpath] = {"serverRelativeURL": "/openapi/v3/%s?hash=%s" % (gvpath, digest.upper())}
         return {"paths": out}
 
@@ -809,38 +966,40 @@ class _Handler(BaseHTTPRequestHandler):
             return self.send_body(200, {"kind": "APIVersions", "versions": ["v1"],
                                         "serverAddressByClientCIDRs": [{"clientCIDR": "0.0.0.0/0",
                                                                         "serverAddress": api.server_address}]})
+        served = api.served()
         if path == "/apis":
-            return self.send_body(200, api.group_list())
+            return self.send_body(200, api.group_list(served))
         if path == "/api/v1":
             return self.send_body(200, api.resource_list())
         if path == "/openapi/v3":
-            return self.send_body(200, api.openapi_v3_index())
+            return self.send_body(200, api.openapi_v3_index(served))
         if path.startswith("/openapi/v3/"):
             gv = path[len("/openapi/v3/"):].split("/")
             if gv == ["api", "v1"]:
                 return self.send_body(200, api.openapi_v3("", "v1"))
-            if len(gv) == 3 and gv[0] == "apis" and (gv[1], gv[2]) in RESOURCES:
-                return self.send_body(200, api.openapi_v3(gv[1], gv[2]))
+            if len(gv) == 3 and gv[0] == "apis" and (gv[1], gv[2]) in served:
+                return self.send_body(200, api.openapi_v3(gv[1], gv[2], served))
         page_notfound = status(404, "NotFound", "the server could not find the requested resource")
         parts = path.strip("/").split("/")
         if parts[:2] == ["api", "v1"]:
             group, version, rest = "", "v1", parts[2:]
-        elif parts[0] == "apis" and len(parts) >= 2 and parts[1] in groups():
+        elif parts[0] == "apis" and len(parts) >= 2 and parts[1] in groups(served):
             if len(parts) == 2:
-                return self.send_body(200, dict({"kind": "APIGroup", "apiVersion": "v1"}, **api.api_group(parts[1])))
+                return self.send_body(200, dict({"kind": "APIGroup", "apiVersion": "v1"},
+                                                **api.api_group(parts[1], served)))
             group, version, rest = parts[1], parts[2], parts[3:]
-            if (group, version) not in RESOURCES:
+            if (group, version) not in served:
                 return self.send_status(page_notfound)
             if not rest:
-                return self.send_body(200, api.resource_list(group, version))
+                return self.send_body(200, api.resource_list(group, version, served))
         else:
             return self.send_status(page_notfound)
         ns = None
         if len(rest) >= 3 and rest[0] == "namespaces":
             ns, rest = rest[1], rest[2:]
-        if not rest or rest[0] not in RESOURCES[(group, version)] or len(rest) > 3:
+        if not rest or rest[0] not in served[(group, version)] or len(rest) > 3:
             return self.send_status(page_notfound)
-        res = RESOURCES[(group, version)][rest[0]]
+        res = served[(group, version)][rest[0]]
         name = rest[1] if len(rest) > 1 else None
         sub = rest[2] if len(rest) > 2 else None
         if sub is not None and not (sub == "status" and res.status_subresource):
@@ -876,10 +1035,11 @@ class _Handler(BaseHTTPRequestHandler):
         if m == "PATCH":
             # like kube-apiserver: the patch type is checked before the object is looked up
             ctype = (self.headers.get("Content-Type") or "").split(";")[0].strip()
-            if ctype not in PATCH_TYPES:
+            if ctype not in res.patch_types:
+                # a custom resource has no Go type to merge strategically: kube-apiserver refuses it so
                 return self.send_status(status(415, "UnsupportedMediaType",
                                                "the body of the request was in an unknown format - accepted media "
-                                               "types include: " + ", ".join(PATCH_TYPES)))
+                                               "types include: " + ", ".join(res.patch_types)))
             if ctype == PATCH_JSON:
                 return self.send_status(status(415, "UnsupportedMediaType",
                                                "json-patch is not supported by the kubeforge test double"))
@@ -904,6 +1064,8 @@ class _Handler(BaseHTTPRequestHandler):
                 return self.send_status(notfound)
             if not dry:
                 api.store.delete(res.key, name, key_ns)
+                if res.key == CRD_KEY:
+                    self._delete_custom_objects(obj)
             if res.group:
                 # a real server answers with the object only for kinds that keep it
                 # (finalizers, graceful deletion); these are gone at once
@@ -944,14 +1106,9 @@ class _Handler(BaseHTTPRequestHandler):
                 new["metadata"]["namespace"] = ns
             new.pop("kind", None)
             new.pop("apiVersion", None)
-            if res.key in WORKLOADS:
-                workload_defaults(res.key, new)
-                gen = obj["metadata"].get("generation", 1)
-                if new.get("spec") != obj.get("spec") or (res.key == "deployments.apps" and
-                                                          new["metadata"].get("annotations") != obj["metadata"].get("annotations")):
-                    gen += 1
-                new["metadata"]["generation"] = gen
-                new["status"] = workload_status(res.key, new)
+            bad = self._admit(res, new, obj)
+            if bad:
+                return self.send_status(bad)
             if self._unchanged(obj, new):
                 # like kube-apiserver: a no-op update is not written, resourceVersion stays
                 return self.send_body(200, self._with_type(obj, res))
@@ -983,12 +1140,63 @@ class _Handler(BaseHTTPRequestHandler):
 
     @staticmethod
     def _bad_type(res, body):
-        """400 for a body of another group/version, like kube-apiserver (group resources only)."""
+        """400 for a body of another group/version or kind, like kube-apiserver (group resources only)."""
         have = body.get("apiVersion")
         if res.group and have and have != res.api_version:
             return status(400, "BadRequest", "the API version in the data (%s) does not match the expected API "
                                              "version (%s)" % (have, res.api_version))
+        kind = body.get("kind")
+        if res.group and kind and kind != res.kind:
+            return status(400, "BadRequest", "the kind in the data (%s) does not match the expected kind (%s)"
+                                             % (kind, res.kind))
         return None
+
+    @staticmethod
+    def _admit(res, new, old):
+        """What kube-apiserver does to an object on create (``old`` None) or
+        update before it is stored: validation and defaults of a CRD,
+        metadata.generation (1 on create, +1 on a spec change; for a custom
+        resource, on any change outside metadata and status) and the
+        computed status of a workload.  Returns None or a Status to answer."""
+        md = new["metadata"]
+        if res.key == CRD_KEY:
+            causes = crd_problems(new)
+            if causes:
+                name = md.get("name") or ""
+                return status(422, "Invalid", 'CustomResourceDefinition.apiextensions.k8s.io "%s" is invalid: %s'
+                                              % (name, causes[0] if len(causes) == 1
+                                                 else "[%s]" % ", ".join(causes)),
+                              dict(res.details(name), causes=[{"message": c} for c in causes]))
+            crd_admit(new, old)
+        if res.key in WORKLOADS:
+            workload_defaults(res.key, new)
+        if res.key in WORKLOADS or res.key == CRD_KEY or res.custom:
+            if old is None:
+                gen = 1
+            else:
+                gen = old["metadata"].get("generation", 1)
+                if res.custom:
+                    def body(o):
+                        return {k: v for k, v in o.items() if k not in ("metadata", "status", "kind", "apiVersion")}
+                    moved = body(new) != body(old)
+                else:
+                    moved = new.get("spec") != old.get("spec") or (
+                        res.key == "deployments.apps"
+                        and md.get("annotations") != old["metadata"].get("annotations"))
+                gen += 1 if moved else 0
+            md["generation"] = gen
+        if res.key in WORKLOADS:
+            new["status"] = workload_status(res.key, new)
+        return None
+
+    def _delete_custom_objects(self, crd):
+        """A deleted CRD takes its custom resources with it (kube-apiserver's
+        CRD finalizer, done at once here)."""
+        spec = crd.get("spec") or {}
+        key = "%s.%s" % ((spec.get("names") or {}).get("plural", ""), spec.get("group", ""))
+        store = self.server_api.store
+        for o in store.list(key):
+            store.delete(key, o["metadata"]["name"], o["metadata"].get("namespace", ""))
 
     def _present(self, resource, obj):
         fn = self.server_api.present
@@ -1115,10 +1323,9 @@ class _Handler(BaseHTTPRequestHandler):
         if res.key == "namespaces":
             body.setdefault("status", {"phase": "Active"})
             body.setdefault("spec", {"finalizers": ["kubernetes"]})
-        if res.key in WORKLOADS:
-            workload_defaults(res.key, body)
-            body["metadata"]["generation"] = 1
-            body["status"] = workload_status(res.key, body)
+        bad = self._admit(res, body, None)
+        if bad:
+            return self.send_status(bad)
         dry = self._dry_run()
         if dry is Ellipsis:
             return

@@ -130,3 +130,26 @@ def test_mirror_sigterm(mirror):
     proc.send_signal(signal.SIGTERM)
     assert proc.wait(10) == 0
     assert not pidfile.exists()
+
+
+def test_tigera_operator_manifest_double_and_its_digest(release_root):
+    d = os.path.join(str(release_root), "projectcalico", "calico", "v3.30.3", "manifests")
+    data = open(os.path.join(d, "tigera-operator.yaml"), "rb").read()
+    assert data == open(os.path.join(DOUBLES, "calico", "tigera-operator.yaml"), "rb").read()
+    assert data.startswith(b"# TEST DOUBLE")
+    assert open(os.path.join(d, "tigera-operator.yaml.sha256")).read() == hashlib.sha256(data).hexdigest()
+
+
+def test_mirror_serves_the_tigera_operator_manifest(mirror, release_root):
+    base = mirror[0]
+    got = urllib.request.urlopen(base + "/projectcalico/calico/v3.30.3/manifests/tigera-operator.yaml").read()
+    assert got == open(os.path.join(DOUBLES, "calico", "tigera-operator.yaml"), "rb").read()
+    with pytest.raises(urllib.error.HTTPError) as ei:
+        urllib.request.urlopen(base + "/projectcalico/calico/v3.29.0/manifests/tigera-operator.yaml")
+    assert ei.value.code == 404
+
+
+def test_build_rejects_bad_calico_version(tmp_path):
+    r = subprocess.run([sys.executable, os.path.join(DOUBLES, "build.py"), "--out", str(tmp_path),
+                        "--calico-version", "3.30"], stderr=subprocess.PIPE, text=True)
+    assert r.returncode != 0 and "invalid Calico version" in r.stderr
