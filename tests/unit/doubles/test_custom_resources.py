@@ -5,47 +5,16 @@ kubectl and the Python DynamicClient, and replication between servers.
 One built K3s double serves the module; every test defines its own CRD
 (its own group), so the tests stay independent."""
 import json
-import os
-import shutil
-import subprocess
-import sys
 
 import pytest
 
-from k3s_double_helpers import Env, Server
-from test_api_groups import connect, call, request
+# One K3s double for this module (the fixture is module-scoped), and the same helpers.
+from test_api_groups import api, call, connect, kubectl, request  # noqa: F401  (api is a fixture)
 from test_ha import cluster, join_url, wait_for  # noqa: F401  (cluster is a fixture)
-
-KUBECTL = os.path.join(os.path.dirname(sys.executable), "kubectl")
-if not os.access(KUBECTL, os.X_OK):
-    KUBECTL = shutil.which("kubectl") or KUBECTL
 
 CRDS = "/apis/apiextensions.k8s.io/v1/customresourcedefinitions"
 MERGE = "application/merge-patch+json"
 SMP = "application/strategic-merge-patch+json"
-
-
-@pytest.fixture(scope="module")
-def api(k3s_bin, tmp_path_factory):
-    env = Env(tmp_path_factory.mktemp("crds"))
-    srv = Server(k3s_bin, env.base_args() + ["--node-name", "crds"],
-                 dict(env.env, _ERRLOG=str(env.tmp / "server.log")))
-    try:
-        assert srv.wait_up(), srv.log()
-        env.kenv = dict(env.env, KUBECONFIG=str(env.kubeconfig))
-        yield env
-    finally:
-        srv.stop()
-
-
-def kubectl(api, *args, check=True):
-    if not os.access(KUBECTL, os.X_OK):
-        pytest.skip("no kubectl next to %s or on PATH" % sys.executable)
-    r = subprocess.run([KUBECTL] + list(args), env=api.kenv, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                       text=True, timeout=60)
-    if check:
-        assert r.returncode == 0, "kubectl %s: %s" % (" ".join(args), r.stderr)
-    return r
 
 
 def crd(group, plural="widgets", kind="Widget", scope="Namespaced", versions=None, short=None):
