@@ -20,6 +20,12 @@ options:
     type: list
     elements: dict
     required: true
+  releases:
+    description:
+      - The K3s release each release key (C(<version> <channel url>)) resolved to. When given, the plan is completed
+        with each cluster's C(k3s_version) and C(kube_minor), and hosts whose kubelet would refuse cgroup v1 are
+        reported in C(errors).
+    type: dict
 """
 
 EXAMPLES = r"""
@@ -30,7 +36,12 @@ EXAMPLES = r"""
 
 RETURN = r"""
 _value:
-  description: C(clusters) (a dict by cluster name with servers, agents, first_server, api_endpoint) and C(errors).
+  description:
+    - C(clusters), a dict by cluster name; each cluster has C(servers), C(agents), C(loadbalancers), C(datastores),
+      C(hosts), C(first_server), C(api_endpoint), C(api_port), C(api_hostport), C(api_url), C(token_source),
+      C(nodes) (by host - C(role), C(address), C(node_name), C(arch), C(cgroup_v1), C(container), C(kube_bin_dir))
+      and, with O(releases), C(k3s_version) and C(kube_minor).
+    - C(errors), the list of problems; C(release_keys), the K3s releases to resolve; with O(releases), C(k3s_versions).
   type: dict
 """
 
@@ -38,17 +49,24 @@ from typing import Any
 
 from ansible.errors import AnsibleFilterError
 
-from ansible_collections.kubeforge.cluster.plugins.module_utils.cluster_plan import plan_clusters
+from ansible_collections.kubeforge.cluster.plugins.module_utils.cluster_plan import finish_plan, plan_clusters, summary_table
 
 
-def cluster_plan(nodes: list[dict[str, Any]]) -> dict[str, Any]:
+def cluster_plan(nodes: list[dict[str, Any]], releases: dict[str, str] | None = None) -> dict[str, Any]:
     if not isinstance(nodes, list) or not all(isinstance(n, dict) and "host" in n for n in nodes):
         raise AnsibleFilterError("cluster_plan expects a list of host records, each with a 'host' key")
-    return plan_clusters(nodes)
+    plan = plan_clusters(nodes)
+    return plan if releases is None else finish_plan(plan, dict(releases))
+
+
+def cluster_summary(cluster: dict[str, Any], context: str = "") -> str:
+    if not isinstance(cluster, dict) or "name" not in cluster:
+        raise AnsibleFilterError("cluster_summary expects one cluster of the plan (the cluster_plan fact)")
+    return summary_table(cluster, context)
 
 
 class FilterModule:
     """Cluster planning filters."""
 
     def filters(self) -> dict[str, Any]:
-        return {"cluster_plan": cluster_plan}
+        return {"cluster_plan": cluster_plan, "cluster_summary": cluster_summary}

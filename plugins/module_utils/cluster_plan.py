@@ -17,6 +17,9 @@ from ansible_collections.kubeforge.cluster.plugins.module_utils.kubeadm_config i
 DISTRIBUTIONS = ("k3s", "kubeadm")
 DATASTORES = ("sqlite", "etcd", "external")
 ROLES = ("server", "agent")
+# Hosts that serve a cluster without being its nodes.
+SERVICE_ROLES = ("loadbalancer", "datastore")
+_CGROUP_V1_LAST_MINOR = 34
 _PINNED = re.compile(r"^v[0-9]+\.[0-9]+\.[0-9]+$")
 
 
@@ -39,6 +42,7 @@ def plan_clusters(nodes: list[dict[str, Any]]) -> dict[str, Any]:
     """
     errors: list[str] = []
     clusters: "OrderedDict[str, dict[str, Any]]" = OrderedDict()
+    services: list[tuple[str, str, dict[str, Any]]] = []
 
     for node in nodes:
         host = node["host"]
@@ -46,7 +50,11 @@ def plan_clusters(nodes: list[dict[str, Any]]) -> dict[str, Any]:
         if not name:
             _err(errors, f"{host}: cluster_name is empty; give every host the name of the cluster it belongs to.")
             continue
+        service = [r for r in node.get("roles", []) if r in SERVICE_ROLES]
         roles = [r for r in node.get("roles", []) if r in ROLES]
+        if service and not roles:
+            services.append((name, service[0], node))
+            continue
         if not roles:
             _err(errors, f"{host}: the host is in neither the server group nor the agent group; "
                          "put it in one of them or leave it out of the play.")
@@ -58,14 +66,20 @@ def plan_clusters(nodes: list[dict[str, Any]]) -> dict[str, Any]:
             "name": name,
             "distribution": node.get("distribution"),
             "datastore": node.get("datastore"),
+            "release_key": node.get("release_key"),
             "servers": [],
             "agents": [],
+            "loadbalancers": [],
+            "datastores": [],
             "api_endpoints": [],
+            "api_ports": [],
             "hosts": [],
+            "nodes": {},
         })
         cluster["hosts"].append(host)
         cluster[roles[0] + "s"].append(host)
-        for key, var in (("distribution", "cluster_distribution"), ("datastore", "cluster_datastore")):
+        for key, var in (("distribution", "cluster_distribution"), ("datastore", "cluster_datastore"),
+                         ("release_key", "cluster_k3s_version (or cluster_k3s_channel_url)")):
             if node.get(key) != cluster[key]:
                 _err(errors, f"cluster '{name}': {var} differs between hosts ({cluster['hosts'][0]}: "
                              f"{cluster[key]!r}, {host}: {node.get(key)!r}); set it once for the whole cluster "
@@ -73,9 +87,24 @@ def plan_clusters(nodes: list[dict[str, Any]]) -> dict[str, Any]:
         endpoint = node.get("api_endpoint") or ""
         if endpoint and endpoint not in cluster["api_endpoints"]:
             cluster["api_endpoints"].append(endpoint)
+        port = node.get("api_port", 6443)
+        if port not in cluster["api_ports"]:
+            cluster["api_ports"].append(port)
+        cluster["nodes"][host] = _node_view(node, roles[0])
 
+    for name, role, node in services:
+        cluster = clusters.get(name)
+        if cluster is None:
+            _err(errors, f"{node['host']}: it is a {role} host of cluster '{name}', but no server or agent of the "
+                         f"play belongs to that cluster; set its {'api_lb_cluster' if role == 'loadbalancer' else 'cluster_name'} "
+                         "to the cluster it serves, or run it with that cluster's hosts.")
+            continue
+        cluster[role + "s"].append(node["host"])
+        cluster["nodes"][node["host"]] = _node_view(node, role)
+
+    members = [n for n in nodes if set(n.get("roles", [])) & set(ROLES)]
     by_node_name: dict[tuple[str, str], str] = {}
-    for node in nodes:
+    for node in members:
         key = (str(node.get("cluster")), str(node.get("node_name") or node["host"]))
         if key in by_node_name and by_node_name[key] != node["host"]:
             _err(errors, f"cluster '{key[0]}': hosts {by_node_name[key]} and {node['host']} would both register "
@@ -83,7 +112,7 @@ def plan_clusters(nodes: list[dict[str, Any]]) -> dict[str, Any]:
         by_node_name.setdefault(key, node["host"])
 
     tokens: dict[str, dict[str, list[str]]] = {}
-    for node in nodes:
+    for node in members:
         fingerprint = node.get("token_fingerprint") or ""
         if fingerprint:
             tokens.setdefault(str(node.get("cluster")), {}).setdefault(fingerprint, []).append(node["host"])
@@ -135,9 +164,96 @@ def plan_clusters(nodes: list[dict[str, Any]]) -> dict[str, Any]:
         first = cluster["servers"][0]
         cluster["first_server"] = first
         cluster["api_endpoint"] = cluster["api_endpoints"][0] if cluster["api_endpoints"] else address_of[first]
-        del cluster["api_endpoints"]
+        cluster["api_port"] = _api_port(errors, name, cluster["api_ports"])
+        cluster.update(api_addresses(cluster["api_endpoint"], cluster["api_port"]))
+        cluster["token_source"] = "cluster_token" if any(
+            n.get("token_fingerprint") for n in nodes if n.get("cluster") == name) else "first_server"
+    for cluster in clusters.values():
+        cluster.pop("api_endpoints", None)
+        cluster.pop("api_ports", None)
 
-    return {"clusters": dict(clusters), "errors": errors}
+    return {"clusters": dict(clusters), "errors": errors,
+            "release_keys": sorted({str(n.get("release_key") or "") for n in nodes
+                                    if n.get("distribution") == "k3s" and n.get("release_key")
+                                    and set(n.get("roles", [])) & set(ROLES)})}
+
+
+def _node_view(node: dict[str, Any], role: str) -> dict[str, Any]:
+    """What the roles need to know of one host, as the plan publishes it."""
+    return {
+        "host": node["host"],
+        "role": role,
+        "address": node.get("address") or node["host"],
+        "node_name": node.get("node_name") or node["host"],
+        "arch": node.get("arch", ""),
+        "cgroup_v1": str(node.get("cgroup_version", 2)) == "1",
+        "container": _flag(node.get("container")),
+        "swap_off": _flag(node.get("swap_off")),
+        "kube_bin_dir": node.get("kube_bin_dir") or "/usr/local/bin",
+        "allow_cgroup_v1": _flag(node.get("allow_cgroup_v1")),
+    }
+
+
+def _flag(value: Any) -> bool:
+    """A yes/no fact, whether templating gave a bool or its text."""
+    if isinstance(value, str):
+        return value.strip().lower() in ("true", "yes", "on", "1")
+    return bool(value)
+
+
+def _api_port(errors: list[str], name: str, ports: list[Any]) -> int:
+    """The one API port of a cluster: an integer 1-65535, the same on every host."""
+    checked: list[int] = []
+    for port in ports:
+        text = str(port).strip()
+        if isinstance(port, bool) or not text.isdigit() or not 1 <= int(text) <= 65535:
+            _err(errors, f"cluster '{name}': cluster_api_port must be a port number from 1 to 65535, got {port!r}.")
+            continue
+        if int(text) not in checked:
+            checked.append(int(text))
+    if len(checked) > 1:
+        _err(errors, f"cluster '{name}': cluster_api_port differs between hosts ({', '.join(map(str, checked))}); "
+                     "set it once for the cluster.")
+    return checked[0] if checked else 6443
+
+
+def api_addresses(endpoint: str, port: int) -> dict[str, str]:
+    """The API's host:port and URL, with IPv6 addresses in brackets."""
+    host = endpoint.strip("[]")
+    shown = f"[{host}]" if ":" in host else host
+    return {"api_hostport": f"{shown}:{port}", "api_url": f"https://{shown}:{port}"}
+
+
+def finish_plan(plan: dict[str, Any], releases: dict[str, str]) -> dict[str, Any]:
+    """Add what is known once the K3s releases are resolved: versions, minors, the cgroup v1 policy.
+
+    ``releases`` maps each K3s release key (``"<version> <channel url>"``) to the release it resolved to.
+    Returns a new plan; its ``errors`` gain the hosts whose kubelet would refuse cgroup v1.
+    """
+    errors = list(plan["errors"])
+    clusters: dict[str, dict[str, Any]] = {}
+    for name, cluster in plan["clusters"].items():
+        cluster = dict(cluster)
+        if cluster.get("distribution") == "k3s":
+            cluster["k3s_version"] = releases.get(cluster.get("release_key") or "", "")
+            version = cluster["k3s_version"]
+        else:
+            cluster["k3s_version"] = ""
+            version = cluster.get("kubernetes_version", "")
+        match = re.match(r"^v1\.([0-9]+)\.", version or "")
+        cluster["kube_minor"] = int(match.group(1)) if match else 0
+        refused = [h for h, n in cluster.get("nodes", {}).items()
+                   if n["role"] in ROLES and n["cgroup_v1"] and not n["allow_cgroup_v1"]
+                   and cluster["kube_minor"] > _CGROUP_V1_LAST_MINOR]
+        if refused:
+            _err(errors, "Kubernetes 1.35 and newer kubelets refuse to run on cgroup v1 hosts, and these hosts are "
+                         f"cgroup v1: {', '.join(refused)}. Boot them with the unified cgroup hierarchy "
+                         "(systemd.unified_cgroup_hierarchy=1), pin an older release (cluster_k3s_version: v1.34), "
+                         "or accept the deprecated mode with cluster_allow_cgroup_v1: true, which passes "
+                         "fail-cgroupv1=false to the kubelet.")
+        clusters[name] = cluster
+    k3s_versions = sorted({c["k3s_version"] for c in clusters.values() if c.get("k3s_version")})
+    return {**plan, "clusters": clusters, "errors": errors, "k3s_versions": k3s_versions}
 
 
 def _kubeadm_errors(errors: list[str], name: str, cluster: dict[str, Any], nodes: list[dict[str, Any]]) -> None:
@@ -175,3 +291,22 @@ def _kubeadm_errors(errors: list[str], name: str, cluster: dict[str, Any], nodes
     for problem in network_errors(cluster["pod_cidr"], cluster["service_cidr"]):
         _err(errors, f"cluster '{name}': {problem} (cluster_pod_cidr: {cluster['pod_cidr']!r}, "
                      f"cluster_service_cidr: {cluster['service_cidr']!r}).")
+
+
+def summary_table(cluster: dict[str, Any], context: str = "") -> str:
+    """One cluster of the plan as the table the end of a run prints: what was built, where, and how to reach it."""
+    version = cluster.get("k3s_version") or cluster.get("kubernetes_version") or "?"
+    datastore = cluster.get("datastore") if cluster.get("distribution") == "k3s" else "stacked etcd"
+    lines = [
+        f"cluster {cluster.get('name')}: {cluster.get('distribution')} {version}, datastore {datastore}, "
+        f"API {cluster.get('api_url')}, kubeconfig context '{context or cluster.get('name')}'",
+    ]
+    rows = [("host", "role", "arch", "node name")]
+    for host, node in (cluster.get("nodes") or {}).items():
+        rows.append((host, node.get("role", ""), node.get("arch") or "-", node.get("node_name") or "-"))
+    widths = [max(len(str(row[i])) for row in rows) for i in range(4)]
+    for index, row in enumerate(rows):
+        lines.append("  " + "  ".join(str(cell).ljust(width) for cell, width in zip(row, widths)).rstrip())
+        if index == 0:
+            lines.append("  " + "  ".join("-" * width for width in widths))
+    return "\n".join(lines)

@@ -4,7 +4,7 @@ from typing import Any
 
 import pytest
 
-from ansible_collections.kubeforge.cluster.plugins.module_utils.cluster_plan import plan_clusters
+from ansible_collections.kubeforge.cluster.plugins.module_utils.cluster_plan import finish_plan, plan_clusters, summary_table
 
 
 def node(host: str, cluster: str = "default", roles: tuple[str, ...] = ("server",), **extra: Any) -> dict[str, Any]:
@@ -129,3 +129,83 @@ def test_kubeadm_ha_control_planes_behind_an_endpoint() -> None:
 def test_kubeadm_two_control_planes_when_the_risk_is_accepted() -> None:
     nodes = [kubeadm_node(f"c{i}", api_endpoint="lb", allow_unsafe_etcd_size=True) for i in (1, 2)]
     assert plan_clusters(nodes)["errors"] == []
+
+
+def test_load_balancers_and_datastores_are_planned_with_their_cluster() -> None:
+    plan = plan_clusters([node("s1", datastore="external", datastore_endpoint_set=True, api_endpoint="fd00::10"),
+                          node("lb1", roles=("loadbalancer",), address="10.0.1.1"),
+                          node("db1", roles=("datastore",), address="10.0.2.1")])
+    assert plan["errors"] == []
+    cluster = plan["clusters"]["default"]
+    assert cluster["loadbalancers"] == ["lb1"] and cluster["datastores"] == ["db1"]
+    assert cluster["hosts"] == ["s1"], "load balancers and datastores are not nodes"
+    assert cluster["nodes"]["lb1"]["role"] == "loadbalancer" and cluster["nodes"]["lb1"]["address"] == "10.0.1.1"
+    assert cluster["api_url"] == "https://[fd00::10]:6443" and cluster["api_hostport"] == "[fd00::10]:6443"
+
+
+def test_a_service_host_of_an_unknown_cluster_is_named() -> None:
+    plan = plan_clusters([node("s1"), node("lb1", cluster="other", roles=("loadbalancer",))])
+    assert any("lb1: it is a loadbalancer host of cluster 'other'" in e and "api_lb_cluster" in e
+               for e in plan["errors"])
+
+
+@pytest.mark.parametrize("ports, message", [
+    ((6443, 7443), "cluster_api_port differs between hosts (6443, 7443)"),
+    ((0, 0), "cluster_api_port must be a port number from 1 to 65535, got 0"),
+    (("https", "https"), "got 'https'"),
+    ((True, True), "got True"),
+])
+def test_api_port_is_checked_across_the_cluster(ports: tuple[object, object], message: str) -> None:
+    plan = plan_clusters([node("s1", api_port=ports[0]), node("w1", roles=("agent",), api_port=ports[1])])
+    assert any(message in e for e in plan["errors"]), plan["errors"]
+
+
+def test_api_port_as_text_is_accepted() -> None:
+    plan = plan_clusters([node("s1", api_port="7443")])
+    assert plan["errors"] == [] and plan["clusters"]["default"]["api_url"] == "https://10.0.0.2:7443"
+
+
+def test_release_keys_and_finishing_the_plan() -> None:
+    key = "stable https://update.k3s.io/v1-release/channels"
+    plan = plan_clusters([node("s1", release_key=key, cgroup_version=1),
+                          kubeadm_node("c1", release_key=key, cgroup_version=1, allow_cgroup_v1=True)])
+    assert plan["release_keys"] == [key]
+    done = finish_plan(plan, {key: "v1.35.1+k3s1"})
+    assert done["clusters"]["default"]["k3s_version"] == "v1.35.1+k3s1"
+    assert done["clusters"]["default"]["kube_minor"] == 35 and done["clusters"]["hub"]["kube_minor"] == 35
+    assert done["k3s_versions"] == ["v1.35.1+k3s1"]
+    assert [e for e in done["errors"] if "cgroup v1: s1." in e], "s1 runs a 1.35 kubelet on cgroup v1 without opt-in"
+    assert not [e for e in done["errors"] if "c1" in e], "c1 opted in"
+    older = finish_plan(plan, {key: "v1.34.5+k3s1"})
+    assert older["errors"] == []
+
+
+def test_k3s_version_must_agree_within_a_cluster() -> None:
+    plan = plan_clusters([node("s1", release_key="v1.35 u"), node("w1", roles=("agent",), release_key="v1.34 u")])
+    assert any("cluster_k3s_version (or cluster_k3s_channel_url) differs between hosts" in e for e in plan["errors"])
+
+
+def test_token_source_says_where_the_token_comes_from() -> None:
+    assert plan_clusters([node("s1")])["clusters"]["default"]["token_source"] == "first_server"
+    given = plan_clusters([node("s1", token_fingerprint="abc")])
+    assert given["clusters"]["default"]["token_source"] == "cluster_token"
+
+
+def test_summary_names_what_was_built() -> None:
+    plan = finish_plan(plan_clusters([node("s1", arch="x86_64", release_key="k"),
+                                      node("w1", roles=("agent",), arch="aarch64", release_key="k")]),
+                       {"k": "v1.35.1+k3s1"})
+    table = summary_table(plan["clusters"]["default"]).splitlines()
+    assert table[0] == ("cluster default: k3s v1.35.1+k3s1, datastore sqlite, API https://10.0.0.2:6443, "
+                        "kubeconfig context 'default'")
+    assert table[1].split() == ["host", "role", "arch", "node", "name"]
+    assert table[3].split() == ["s1", "server", "x86_64", "s1"]
+    assert table[4].split() == ["w1", "agent", "aarch64", "w1"]
+
+
+@pytest.mark.parametrize("value, expected", [(True, True), ("True", True), ("false", False), (False, False),
+                                             (None, False), ("yes", True)])
+def test_node_flags_read_text_and_bools(value: object, expected: bool) -> None:
+    plan = plan_clusters([node("s1", container=value, swap_off=value, allow_cgroup_v1=value)])
+    view = plan["clusters"]["default"]["nodes"]["s1"]
+    assert view["container"] is expected and view["swap_off"] is expected and view["allow_cgroup_v1"] is expected
