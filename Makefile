@@ -28,10 +28,14 @@ lint:
 unit:
 	pytest -q tests/unit
 
+# build also checks execution-environment.yml: ansible-builder validates it and writes its build context
+# to build/ee (no container runtime needed), and check_ee.py holds it to galaxy.yml and requirements.txt.
 build:
 	rm -rf build && mkdir -p build
 	ansible-galaxy collection build --output-path build . > /dev/null
 	python3 tests/testbed/check_tarball.py build/kubeforge-cluster-*.tar.gz
+	ansible-builder create --file execution-environment.yml --context build/ee --output-filename Containerfile > /dev/null
+	python3 tests/testbed/check_ee.py execution-environment.yml galaxy.yml requirements.txt
 
 sanity: build
 	tests/testbed/timed.sh sanity tests/testbed/sanity.sh build/kubeforge-cluster-*.tar.gz

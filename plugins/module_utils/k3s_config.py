@@ -577,7 +577,7 @@ def _check_ip_families(config: Mapping[t.Any, t.Any], command: str) -> list[str]
 
 
 # Settings that must be identical on every server of a cluster: a joining server
-# with another value is refused by K3s (CONTRACT section 3, docs cli/server.md).
+# with another value is refused by K3s (K3s docs cli/server.md).
 CRITICAL_SERVER_SETTINGS: tuple[str, ...] = (
     'agent-token', 'cluster-cidr', 'cluster-dns', 'cluster-domain', 'disable-cloud-controller',
     'disable-helm-controller', 'disable-network-policy', 'egress-selector-mode', 'embedded-registry',

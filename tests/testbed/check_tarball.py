@@ -1,7 +1,8 @@
 """Check a built collection tarball ships only what it should.
 
-Fails when a test double, a test, Molecule scenario, CI file, virtual environment or
-cache is inside, or when a role or plugin directory is missing.
+Fails when a test double, a test, Molecule scenario, CI file, virtual environment,
+cache, or the execution environment definition or its build context is inside, or when
+a role or plugin directory is missing.
 Usage: check_tarball.py TARBALL
 """
 from __future__ import annotations
@@ -9,7 +10,8 @@ from __future__ import annotations
 import sys
 import tarfile
 
-FORBIDDEN = ("tests/", "molecule/", ".ci/", ".venv/", ".cache/", "collections/", "build/", ".git/", ".config/")
+FORBIDDEN = ("tests/", "molecule/", ".ci/", ".venv/", ".cache/", "collections/", "build/", ".git/", ".config/",
+             "context/", "execution-environment.yml")
 REQUIRED = ("MANIFEST.json", "FILES.json", "README.md", "meta/runtime.yml", "roles/k3s_server/tasks/main.yml",
             "plugins/modules/kubeconfig_merge.py", "plugins/lookup/k3s_channel.py", "playbooks/site.yml",
             "roles/k3s_agent/tasks/main.yml", "LICENSES/GPL-3.0-or-later.txt")

@@ -25,3 +25,8 @@ def test_test_double_and_hidden_dirs_are_flagged() -> None:
 def test_missing_role_is_flagged() -> None:
     found = check_tarball.problems([n for n in COMPLETE if "k3s_server" not in n])
     assert found == ["missing: roles/k3s_server/tasks/main.yml"]
+
+
+def test_execution_environment_and_its_context_are_flagged() -> None:
+    found = check_tarball.problems(COMPLETE + ["execution-environment.yml", "context/Containerfile"])
+    assert len(found) == 2, found

@@ -1,4 +1,4 @@
-"""`k3s agent` for the kubeforge test double (CONTRACT §4, §5, §6, §7).
+"""`k3s agent` for the kubeforge test double (K3s docs cli/agent.md; pkg/agent, pkg/clientaccess).
 
 Flow: validate flags -> (retry every 2 s) verify the cluster CA against the
 token hash and fetch kubelet client credentials from the supervisor

@@ -1,4 +1,4 @@
-"""Join verification and supervisor requests (CONTRACT §7; pkg/clientaccess).
+"""Join verification and supervisor requests (K3s pkg/clientaccess).
 
 Used by `k3s agent` and by a joining `k3s server`:
 

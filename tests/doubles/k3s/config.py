@@ -1,4 +1,4 @@
-"""K3s config file discovery, drop-ins, merge and flattening (CONTRACT §2)."""
+"""K3s config file discovery, drop-ins, merge and flattening (K3s pkg/configfilearg; docs installation/configuration.md)."""
 import os
 
 from . import yamlsub

@@ -64,7 +64,7 @@ def default_kubeconfig():
 
 
 # ---------------------------------------------------------------------------
-# validations (CONTRACT §5)
+# validations (K3s's own startup checks, pkg/cli/server)
 
 def _parse_cidrs(values, what):
     nets = []
@@ -679,7 +679,7 @@ class K3sServer:
 
         def bootstrap(h):
             if not self.etcd_mode:
-                # CONTRACT §5: the joiner dies with ".../server-bootstrap: 401 Unauthorized"
+                # As in real K3s (k3s-io/k3s issues 2463, 2310), the joiner dies with ".../server-bootstrap: 401 Unauthorized"
                 klog.warn("Received HTTP bootstrap request from %s, but embedded etcd is not enabled.",
                           h.client_address[0])
                 return 401, "text/plain", "Unauthorized\n"
@@ -701,7 +701,8 @@ class K3sServer:
 
     # -- HA: join and embedded etcd ------------------------------------------------
     def critical(self, net=None):
-        """CONTRACT §3 'settings that must match on every server'."""
+        """Settings that must match on every server (K3s docs cli/server.md; the collection's
+        list is CRITICAL_SERVER_SETTINGS in plugins/module_utils/k3s_config.py)."""
         o, net = self.o, net or self.net
         at = o["agent-token"]
         if not at and o["agent-token-file"]:
@@ -931,7 +932,7 @@ class K3sServer:
         etcd_dir = os.path.join(self.dbdir, "etcd")
         etcd_db = os.path.join(etcd_dir, "member", "snap", "db")
         ds = o["datastore-endpoint"]
-        # CONTRACT §5: an existing etcd db wins over datastore-endpoint; with an
+        # As in real K3s (docs datastore/ha-embedded.md), an existing etcd db wins over datastore-endpoint; with an
         # external datastore cluster-init is silently ignored and there is no --server join.
         self.external = bool(ds) and not ds.startswith("sqlite://") and not os.path.exists(etcd_db) \
             and not o["cluster-reset"]

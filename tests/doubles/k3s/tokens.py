@@ -1,4 +1,4 @@
-"""K3s token format (CONTRACT §7; pkg/clientaccess/token.go parseToken)."""
+"""K3s token format (K3s pkg/clientaccess/token.go parseToken)."""
 import re
 import secrets
 

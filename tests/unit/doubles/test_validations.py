@@ -1,4 +1,4 @@
-"""Startup validations (CONTRACT §5): message substrings, fatal line, exit 1."""
+"""Startup validations of the K3s double (as real K3s makes them): message substrings, fatal line, exit 1."""
 import pytest
 
 from k3s_double_helpers import run
