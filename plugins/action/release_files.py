@@ -49,8 +49,8 @@ class ActionModule(ActionBase):
         args = self._task.args
         cache_dir = os.path.abspath(os.path.expanduser(str(args.get("cache_dir") or "")))
         if not args.get("cache_dir"):
-            return {**result, "failed": True, "msg": "release_files needs cache_dir, the controller directory "
-                                                      "that keeps verified release files."}
+            return {**result, "failed": True,
+                    "msg": "release_files needs cache_dir, the controller directory that keeps verified release files."}
         what = str(args.get("what") or "Release files")
         source = str(args.get("source") or "")
         try:
