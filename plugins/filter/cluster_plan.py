@@ -38,7 +38,7 @@ from typing import Any
 
 from ansible.errors import AnsibleFilterError
 
-from ansible_collections.kubeforge.cluster.plugins.module_utils.cluster_plan import plan_clusters
+from ansible_collections.kubeforge.cluster.plugins.plugin_utils.cluster_plan import plan_clusters
 
 
 def cluster_plan(nodes: list[dict[str, Any]]) -> dict[str, Any]:

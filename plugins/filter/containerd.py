@@ -13,7 +13,7 @@ import typing as t
 
 from ansible.errors import AnsibleFilterError
 
-from ansible_collections.kubeforge.cluster.plugins.module_utils.containerd_config import (
+from ansible_collections.kubeforge.cluster.plugins.plugin_utils.containerd_config import (
     ContainerdConfigError,
     containerd_config,
     containerd_major,

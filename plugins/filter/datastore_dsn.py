@@ -35,7 +35,7 @@ from typing import Any
 
 from ansible.errors import AnsibleFilterError
 
-from ansible_collections.kubeforge.cluster.plugins.module_utils.datastore_dsn import DsnError, parse_dsn
+from ansible_collections.kubeforge.cluster.plugins.plugin_utils.datastore_dsn import DsnError, parse_dsn
 
 
 def datastore_dsn(dsn: str) -> dict[str, Any]:

@@ -12,19 +12,19 @@ from __future__ import annotations
 import typing as t
 
 from ansible_collections.kubeforge.cluster.plugins.plugin_utils.filter_errors import as_filter
-from ansible_collections.kubeforge.cluster.plugins.module_utils.k3s_config import (
+from ansible_collections.kubeforge.cluster.plugins.plugin_utils.k3s_config import (
     K3sConfigError,
     check_k3s_config,
     critical_differences,
 )
-from ansible_collections.kubeforge.cluster.plugins.module_utils.k3s_release import (
+from ansible_collections.kubeforge.cluster.plugins.plugin_utils.k3s_release import (
     K3sReleaseError,
     classify_k3s_version,
     k3s_asset,
     k3s_version_facts,
     parse_sha256sums,
 )
-from ansible_collections.kubeforge.cluster.plugins.module_utils.k3s_token import (
+from ansible_collections.kubeforge.cluster.plugins.plugin_utils.k3s_token import (
     K3sTokenError,
     k3s_token_ca_hash,
     k3s_token_secret,

@@ -17,11 +17,11 @@ from ansible_collections.kubeforge.cluster.plugins.module_utils.kubeadm_discover
     kubeadm_ca_cert_hash,
     parse_kubeadm_join_command,
 )
-from ansible_collections.kubeforge.cluster.plugins.module_utils.kubeadm_config import (
+from ansible_collections.kubeforge.cluster.plugins.plugin_utils.kubeadm_config import (
     KubeadmConfigError,
     kubeadm_documents,
 )
-from ansible_collections.kubeforge.cluster.plugins.module_utils.kube_release import (
+from ansible_collections.kubeforge.cluster.plugins.plugin_utils.kube_release import (
     KubeReleaseError,
     kube_sha256,
 )

@@ -19,7 +19,7 @@ import re
 import typing as t
 from collections.abc import Mapping
 
-from ansible_collections.kubeforge.cluster.plugins.module_utils.dicts import deep_merge
+from ansible_collections.kubeforge.cluster.plugins.plugin_utils.dicts import deep_merge
 
 KUBEADM_API = "kubeadm.k8s.io/v1beta4"
 KUBELET_API = "kubelet.config.k8s.io/v1beta1"

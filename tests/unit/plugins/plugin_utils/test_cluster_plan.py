@@ -4,7 +4,7 @@ from typing import Any
 
 import pytest
 
-from ansible_collections.kubeforge.cluster.plugins.module_utils.cluster_plan import plan_clusters
+from ansible_collections.kubeforge.cluster.plugins.plugin_utils.cluster_plan import plan_clusters
 
 
 def node(host: str, cluster: str = "default", roles: tuple[str, ...] = ("server",), **extra: Any) -> dict[str, Any]:

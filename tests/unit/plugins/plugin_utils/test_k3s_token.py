@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import pytest
 
-from ansible_collections.kubeforge.cluster.plugins.module_utils.k3s_token import (
+from ansible_collections.kubeforge.cluster.plugins.plugin_utils.k3s_token import (
     K3sTokenError,
     k3s_token_ca_hash,
     k3s_token_secret,

@@ -4,7 +4,7 @@
 """Pure facts about K3s releases: asset names, checksum files and version tags.
 
 Nothing in here performs I/O, so every function can be unit-tested directly and
-reused from modules, lookups and filters alike.
+reused from lookups and filters alike.
 """
 
 from __future__ import annotations

@@ -10,7 +10,7 @@ import random
 import pytest
 import yaml
 
-from ansible_collections.kubeforge.cluster.plugins.module_utils.k3s_release import (
+from ansible_collections.kubeforge.cluster.plugins.plugin_utils.k3s_release import (
     K3sReleaseError,
     K3sVersion,
     classify_k3s_version,
@@ -160,6 +160,6 @@ def test_version_facts():
 
 
 def test_upstream_arm_key_maps_to_the_armhf_build() -> None:
-    from ansible_collections.kubeforge.cluster.plugins.module_utils.k3s_release import k3s_asset
+    from ansible_collections.kubeforge.cluster.plugins.plugin_utils.k3s_release import k3s_asset
     assert k3s_asset('arm')['binary'] == 'k3s-armhf'
     assert k3s_asset('arm') == k3s_asset('armv7l')
