@@ -15,7 +15,6 @@ from ansible_collections.kubeforge.cluster.plugins.plugin_utils.k3s_release impo
     K3sVersion,
     classify_k3s_version,
     k3s_asset,
-    k3s_version_facts,
     k3s_version_key,
     kube_minor,
     parse_k3s_version,
@@ -149,14 +148,6 @@ def test_version_key_orders_releases(ordered):
     shuffled = list(ordered)
     random.Random(4).shuffle(shuffled)
     assert sorted(shuffled, key=k3s_version_key) == ordered
-
-
-def test_version_facts():
-    assert k3s_version_facts('v1.34.1-rc1+k3s2') == {
-        'major': 1, 'minor': 34, 'patch': 1, 'rc': 1, 'build': 2,
-        'prerelease': True, 'kube_minor': 'v1.34', 'kube_version': 'v1.34.1',
-    }
-    assert k3s_version_facts('v1.33.5+k3s1')['prerelease'] is False
 
 
 def test_upstream_arm_key_maps_to_the_armhf_build() -> None:
