@@ -36,14 +36,13 @@ _value:
 
 from typing import Any
 
-from ansible.errors import AnsibleFilterError
-
+from ansible_collections.kubeforge.cluster.plugins.plugin_utils.filter_errors import as_filter
 from ansible_collections.kubeforge.cluster.plugins.plugin_utils.cluster_plan import plan_clusters
 
 
-def cluster_plan(nodes: list[dict[str, Any]]) -> dict[str, Any]:
+def _cluster_plan(nodes: list[dict[str, Any]]) -> dict[str, Any]:
     if not isinstance(nodes, list) or not all(isinstance(n, dict) and "host" in n for n in nodes):
-        raise AnsibleFilterError("cluster_plan expects a list of host records, each with a 'host' key")
+        raise TypeError("cluster_plan expects a list of host records, each with a 'host' key")
     return plan_clusters(nodes)
 
 
@@ -51,4 +50,4 @@ class FilterModule:
     """Cluster planning filters."""
 
     def filters(self) -> dict[str, Any]:
-        return {"cluster_plan": cluster_plan}
+        return {"cluster_plan": as_filter(_cluster_plan, (TypeError,))}
