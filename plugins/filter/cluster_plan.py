@@ -47,21 +47,20 @@ _value:
 
 from typing import Any
 
-from ansible.errors import AnsibleFilterError
+from ansible_collections.kubeforge.cluster.plugins.plugin_utils.filter_errors import as_filter
+from ansible_collections.kubeforge.cluster.plugins.plugin_utils.cluster_plan import finish_plan, plan_clusters, summary_table
 
-from ansible_collections.kubeforge.cluster.plugins.module_utils.cluster_plan import finish_plan, plan_clusters, summary_table
 
-
-def cluster_plan(nodes: list[dict[str, Any]], releases: dict[str, str] | None = None) -> dict[str, Any]:
+def _cluster_plan(nodes: list[dict[str, Any]], releases: dict[str, str] | None = None) -> dict[str, Any]:
     if not isinstance(nodes, list) or not all(isinstance(n, dict) and "host" in n for n in nodes):
-        raise AnsibleFilterError("cluster_plan expects a list of host records, each with a 'host' key")
+        raise TypeError("cluster_plan expects a list of host records, each with a 'host' key")
     plan = plan_clusters(nodes)
     return plan if releases is None else finish_plan(plan, dict(releases))
 
 
-def cluster_summary(cluster: dict[str, Any], context: str = "") -> str:
+def _cluster_summary(cluster: dict[str, Any], context: str = "") -> str:
     if not isinstance(cluster, dict) or "name" not in cluster:
-        raise AnsibleFilterError("cluster_summary expects one cluster of the plan (the cluster_plan fact)")
+        raise TypeError("cluster_summary expects one cluster of the plan (the cluster_plan fact)")
     return summary_table(cluster, context)
 
 
@@ -69,4 +68,5 @@ class FilterModule:
     """Cluster planning filters."""
 
     def filters(self) -> dict[str, Any]:
-        return {"cluster_plan": cluster_plan, "cluster_summary": cluster_summary}
+        return {"cluster_plan": as_filter(_cluster_plan, (TypeError,)),
+                "cluster_summary": as_filter(_cluster_summary, (TypeError,))}

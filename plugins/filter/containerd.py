@@ -11,9 +11,8 @@ from __future__ import annotations
 
 import typing as t
 
-from ansible.errors import AnsibleFilterError
-
-from ansible_collections.kubeforge.cluster.plugins.module_utils.containerd_config import (
+from ansible_collections.kubeforge.cluster.plugins.plugin_utils.filter_errors import as_filter
+from ansible_collections.kubeforge.cluster.plugins.plugin_utils.containerd_config import (
     ContainerdConfigError,
     containerd_config,
     containerd_major,
@@ -27,33 +26,21 @@ def _containerd_config_toml(settings: t.Mapping[str, t.Any], major: t.Any) -> st
     try:
         major_int = int(major)
     except (TypeError, ValueError):
-        raise AnsibleFilterError("containerd_config_toml: the containerd major version must be a number, not %r" % (major,))
-    try:
-        return to_toml(containerd_config(major_int, settings))
-    except ContainerdConfigError as exc:
-        raise AnsibleFilterError("containerd_config_toml: %s" % exc) from exc
-
-
-def _containerd_major(version_output: str) -> int:
-    try:
-        return containerd_major(version_output)
-    except ContainerdConfigError as exc:
-        raise AnsibleFilterError("containerd_major: %s" % exc) from exc
+        raise ContainerdConfigError("the containerd major version must be a number, not %r" % (major,)) from None
+    return to_toml(containerd_config(major_int, settings))
 
 
 def _containerd_hosts_toml(mirrors: t.Sequence[str], registry: str, server: str | None = None) -> str:
-    try:
-        return hosts_toml(registry, mirrors, server)
-    except ContainerdConfigError as exc:
-        raise AnsibleFilterError("containerd_hosts_toml: %s" % exc) from exc
+    return hosts_toml(registry, mirrors, server)
 
 
 class FilterModule:
     """containerd filters."""
 
     def filters(self) -> dict[str, t.Callable[..., t.Any]]:
+        errors = (ContainerdConfigError,)
         return {
-            'containerd_config_toml': _containerd_config_toml,
-            'containerd_major': _containerd_major,
-            'containerd_hosts_toml': _containerd_hosts_toml,
+            'containerd_config_toml': as_filter(_containerd_config_toml, errors, 'containerd_config_toml'),
+            'containerd_major': as_filter(containerd_major, errors, 'containerd_major'),
+            'containerd_hosts_toml': as_filter(_containerd_hosts_toml, errors, 'containerd_hosts_toml'),
         }

@@ -33,20 +33,12 @@ _value:
 
 from typing import Any
 
-from ansible.errors import AnsibleFilterError
-
-from ansible_collections.kubeforge.cluster.plugins.module_utils.datastore_dsn import DsnError, parse_dsn
-
-
-def datastore_dsn(dsn: str) -> dict[str, Any]:
-    try:
-        return parse_dsn(dsn)
-    except DsnError as exc:
-        raise AnsibleFilterError(str(exc)) from exc
+from ansible_collections.kubeforge.cluster.plugins.plugin_utils.filter_errors import as_filter
+from ansible_collections.kubeforge.cluster.plugins.plugin_utils.datastore_dsn import DsnError, parse_dsn
 
 
 class FilterModule:
     """Datastore endpoint filters."""
 
     def filters(self) -> dict[str, Any]:
-        return {"datastore_dsn": datastore_dsn}
+        return {"datastore_dsn": as_filter(parse_dsn, (DsnError,))}

@@ -12,21 +12,18 @@ from __future__ import annotations
 import typing as t
 
 from ansible_collections.kubeforge.cluster.plugins.plugin_utils.filter_errors import as_filter
-from ansible_collections.kubeforge.cluster.plugins.module_utils.k3s_config import (
+from ansible_collections.kubeforge.cluster.plugins.plugin_utils.k3s_config import (
     K3sConfigError,
     check_k3s_config,
     critical_differences,
 )
-from ansible_collections.kubeforge.cluster.plugins.module_utils.k3s_release import (
+from ansible_collections.kubeforge.cluster.plugins.plugin_utils.k3s_release import (
     K3sReleaseError,
-    classify_k3s_version,
     k3s_asset,
-    k3s_version_facts,
     parse_sha256sums,
 )
-from ansible_collections.kubeforge.cluster.plugins.module_utils.k3s_token import (
+from ansible_collections.kubeforge.cluster.plugins.plugin_utils.k3s_token import (
     K3sTokenError,
-    k3s_token_ca_hash,
     k3s_token_secret,
 )
 
@@ -34,11 +31,6 @@ from ansible_collections.kubeforge.cluster.plugins.module_utils.k3s_token import
 def _sha256_for(text: str, asset: str) -> str:
     """Return the SHA-256 for ``asset`` from sha256sum-format ``text``."""
     return parse_sha256sums(text, asset)
-
-
-def _k3s_version_kind(value: str) -> str:
-    """Return ``pinned`` or ``channel``."""
-    return classify_k3s_version(value)['kind']
 
 
 def _k3s_config_errors(config: t.Any, command: str = 'server') -> list[str]:
@@ -56,10 +48,7 @@ class FilterModule:
         return {
             'k3s_asset': as_filter(k3s_asset, release_errors),
             'sha256_for': as_filter(_sha256_for, release_errors),
-            'k3s_version_kind': as_filter(_k3s_version_kind, release_errors),
-            'k3s_version_parse': as_filter(k3s_version_facts, release_errors),
             'k3s_token_secret': as_filter(k3s_token_secret, token_errors),
-            'k3s_token_ca_hash': as_filter(k3s_token_ca_hash, token_errors),
             'k3s_config_errors': as_filter(_k3s_config_errors, config_errors),
             'k3s_critical_differences': as_filter(critical_differences, config_errors),
         }

@@ -15,13 +15,12 @@ from ansible_collections.kubeforge.cluster.plugins.plugin_utils.filter_errors im
 from ansible_collections.kubeforge.cluster.plugins.module_utils.kubeadm_discovery import (
     KubeadmDiscoveryError,
     kubeadm_ca_cert_hash,
-    parse_kubeadm_join_command,
 )
-from ansible_collections.kubeforge.cluster.plugins.module_utils.kubeadm_config import (
+from ansible_collections.kubeforge.cluster.plugins.plugin_utils.kubeadm_config import (
     KubeadmConfigError,
     kubeadm_documents,
 )
-from ansible_collections.kubeforge.cluster.plugins.module_utils.kube_release import (
+from ansible_collections.kubeforge.cluster.plugins.plugin_utils.kube_release import (
     KubeReleaseError,
     kube_sha256,
 )
@@ -39,7 +38,6 @@ class FilterModule:
         discovery_errors = (KubeadmDiscoveryError,)
         return {
             'kubeadm_ca_cert_hash': as_filter(kubeadm_ca_cert_hash, discovery_errors),
-            'kubeadm_join_command': as_filter(parse_kubeadm_join_command, discovery_errors),
             'kube_sha256': as_filter(kube_sha256, (KubeReleaseError,)),
             'kubeadm_config': as_filter(_kubeadm_config, (KubeadmConfigError,)),
         }

@@ -87,7 +87,7 @@ from ansible.module_utils.urls import open_url
 from ansible.plugins.lookup import LookupBase
 from ansible.utils.display import Display
 
-from ansible_collections.kubeforge.cluster.plugins.module_utils.k3s_channel import (
+from ansible_collections.kubeforge.cluster.plugins.plugin_utils.k3s_channel import (
     REDIRECT_CODES,
     K3sChannelError,
     channel_request_url,
@@ -99,7 +99,7 @@ from ansible_collections.kubeforge.cluster.plugins.module_utils.k3s_channel impo
     validate_channel_url,
     version_from_location,
 )
-from ansible_collections.kubeforge.cluster.plugins.module_utils.k3s_release import (
+from ansible_collections.kubeforge.cluster.plugins.plugin_utils.k3s_release import (
     K3sReleaseError,
     classify_k3s_version,
 )

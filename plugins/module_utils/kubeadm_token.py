@@ -15,12 +15,20 @@ import re
 import typing as t
 
 COLUMNS = ("TOKEN", "TTL", "EXPIRES", "USAGES", "DESCRIPTION", "EXTRA GROUPS")
-_TOKEN = re.compile(r"^[a-z0-9]{6}\.[a-z0-9]{16}$")
+# k8s.io/cluster-bootstrap BootstrapTokenPattern, lower case only: "<id>.<secret>".
+# The collection's one definition; the kubeadm_token module and the kubeadm_config filter use it too.
+BOOTSTRAP_TOKEN_PATTERN = r"[a-z0-9]{6}\.[a-z0-9]{16}"
+_TOKEN = re.compile(r"^%s$" % BOOTSTRAP_TOKEN_PATTERN)
 _DURATION = re.compile(r"^(?:(\d+)h)?(?:(\d+)m)?(?:(\d+)s)?$")
 
 
 class KubeadmTokenError(ValueError):
     """The token listing or a setting cannot be used."""
+
+
+def is_bootstrap_token(value: t.Any) -> bool:
+    """Whether ``value`` is a bootstrap token as kubeadm accepts it."""
+    return isinstance(value, str) and _TOKEN.match(value) is not None
 
 
 def parse_token_list(text: str) -> list[dict[str, t.Any]]:
@@ -40,7 +48,7 @@ def parse_token_list(text: str) -> list[dict[str, t.Any]]:
     for line in lines[1:]:
         cells = [line[start:(starts[i + 1] if i + 1 < len(starts) else None)].strip() for i, start in enumerate(starts)]
         token = cells[0]
-        if not _TOKEN.match(token):
+        if not is_bootstrap_token(token):
             raise KubeadmTokenError("'kubeadm token list' printed a row without a token in the first column")
         expires = None
         if cells[2] and cells[2] != "<never>":

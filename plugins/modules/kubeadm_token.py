@@ -91,7 +91,6 @@ created:
 """
 
 import datetime as dt
-import re
 
 from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.kubeforge.cluster.plugins.module_utils.kubeadm_discovery import (
@@ -101,11 +100,10 @@ from ansible_collections.kubeforge.cluster.plugins.module_utils.kubeadm_discover
 from ansible_collections.kubeforge.cluster.plugins.module_utils.kubeadm_token import (
     KubeadmTokenError,
     duration_seconds,
+    is_bootstrap_token,
     parse_token_list,
     reusable_token,
 )
-
-_TOKEN = re.compile(r"^[a-z0-9]{6}\.[a-z0-9]{16}$")
 
 
 def main() -> None:
@@ -152,7 +150,7 @@ def main() -> None:
         rc, out, err = module.run_command([p["kubeadm"], "token", "create", "--kubeconfig", p["kubeconfig"],
                                            "--ttl", p["ttl"], "--description", p["description"]])
         lines = [line.strip() for line in out.splitlines() if line.strip()]
-        if rc != 0 or not lines or not _TOKEN.match(lines[-1]):
+        if rc != 0 or not lines or not is_bootstrap_token(lines[-1]):
             module.fail_json(msg="kubeadm token create failed (exit %d): %s" % (rc, (err or "no token printed").strip()),
                              rc=rc)
         token = lines[-1]

@@ -9,14 +9,23 @@ import typing as t
 from ansible.errors import AnsibleFilterError
 
 
-def as_filter(func: t.Callable[..., t.Any], error_types: tuple[type[Exception], ...]) -> t.Callable[..., t.Any]:
-    """Wrap a pure function so that its domain errors surface as AnsibleFilterError."""
+def as_filter(
+    func: t.Callable[..., t.Any],
+    error_types: tuple[type[Exception], ...],
+    name: str | None = None,
+) -> t.Callable[..., t.Any]:
+    """Wrap a pure function so that its domain errors surface as AnsibleFilterError.
+
+    This is the one way the collection's filters report a helper's error. With ``name``,
+    the message starts with ``<name>: `` (the containerd filters name themselves so).
+    """
 
     def wrapper(*args: t.Any, **kwargs: t.Any) -> t.Any:
         try:
             return func(*args, **kwargs)
         except error_types as exc:
-            raise AnsibleFilterError(str(exc)) from exc
+            message = str(exc) if name is None else '%s: %s' % (name, exc)
+            raise AnsibleFilterError(message) from exc
 
     wrapper.__name__ = func.__name__
     wrapper.__doc__ = func.__doc__

@@ -30,8 +30,8 @@ import typing as t
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
-from ansible_collections.kubeforge.cluster.plugins.module_utils.k3s_release import K3sReleaseError, parse_sha256sums
-from ansible_collections.kubeforge.cluster.plugins.module_utils.kube_release import KubeReleaseError, kube_sha256
+from ansible_collections.kubeforge.cluster.plugins.plugin_utils.k3s_release import K3sReleaseError, parse_sha256sums
+from ansible_collections.kubeforge.cluster.plugins.plugin_utils.kube_release import KubeReleaseError, kube_sha256
 
 CHECKSUM_FORMATS = ("sha256sum", "digest")
 SCHEMES = ("https", "http", "file")

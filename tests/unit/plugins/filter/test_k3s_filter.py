@@ -18,8 +18,7 @@ SUMS = '%s  k3s\n%s  k3s-arm64\n' % ('a' * 64, 'b' * 64)
 
 def test_all_filters_exposed():
     assert sorted(FILTERS) == [
-        'k3s_asset', 'k3s_config_errors', 'k3s_critical_differences', 'k3s_token_ca_hash', 'k3s_token_secret',
-        'k3s_version_kind', 'k3s_version_parse', 'sha256_for',
+        'k3s_asset', 'k3s_config_errors', 'k3s_critical_differences', 'k3s_token_secret', 'sha256_for',
     ]
 
 
@@ -36,32 +35,18 @@ def test_sha256_for():
     assert FILTERS['sha256_for'](SUMS, 'k3s-arm64') == 'b' * 64
 
 
-def test_k3s_version_kind():
-    assert FILTERS['k3s_version_kind']('v1.33.5+k3s1') == 'pinned'
-    assert FILTERS['k3s_version_kind']('v1.33') == 'channel'
-
-
-def test_k3s_version_parse():
-    facts = FILTERS['k3s_version_parse']('v1.33.5+k3s1')
-    assert (facts['major'], facts['minor'], facts['patch'], facts['rc'], facts['build']) == (1, 33, 5, None, 1)
-    assert facts['kube_minor'] == 'v1.33'
-
-
 def test_token_filters():
     content = 'K10%s::server:s3cret\n' % CA_HASH
     assert FILTERS['k3s_token_secret'](content) == 's3cret'
-    assert FILTERS['k3s_token_ca_hash'](content) == CA_HASH
-    assert FILTERS['k3s_token_ca_hash']('short') == ''
+    assert FILTERS['k3s_token_secret']('short') == 'short'
 
 
 @pytest.mark.parametrize('name,args,match', [
     ('k3s_asset', ('armv6l',), 'no ARMv6 build'),
     ('k3s_asset', ('mips',), 'Supported architectures'),
     ('sha256_for', (SUMS, 'k3s-armhf'), "no entry for 'k3s-armhf'; it lists: k3s, k3s-arm64"),
-    ('k3s_version_kind', ('1.33',), "channel 'v1.33'"),
-    ('k3s_version_parse', ('stable',), 'not a pinned K3s version'),
     ('k3s_token_secret', ('K10abc::server:x',), 'invalid token CA hash length'),
-    ('k3s_token_ca_hash', ('K10%s::x' % CA_HASH,), 'invalid token format'),
+    ('k3s_token_secret', ('K10%s::x' % CA_HASH,), 'invalid token format'),
 ])
 def test_errors_are_filter_errors(name, args, match):
     with pytest.raises(AnsibleFilterError, match=match):
@@ -73,9 +58,8 @@ def test_filters_in_a_template():
     from ansible.parsing.dataloader import DataLoader
     from ansible.template import Templar, trust_as_template
 
-    templar = Templar(loader=DataLoader(), variables={'arch': 'armv7l', 'v': 'v1.34.1-rc1+k3s2'})
+    templar = Templar(loader=DataLoader(), variables={'arch': 'armv7l', 'token': 'K10%s::node:s3cret' % CA_HASH})
     template = trust_as_template(
-        "{{ (arch | kubeforge.cluster.k3s_asset).checksums }} {{ v | kubeforge.cluster.k3s_version_kind }} "
-        "{{ (v | kubeforge.cluster.k3s_version_parse).kube_minor }}"
+        "{{ (arch | kubeforge.cluster.k3s_asset).checksums }} {{ token | kubeforge.cluster.k3s_token_secret }}"
     )
-    assert templar.template(template) == 'sha256sum-arm.txt pinned v1.34'
+    assert templar.template(template) == 'sha256sum-arm.txt s3cret'

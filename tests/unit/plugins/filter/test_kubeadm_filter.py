@@ -20,13 +20,10 @@ from ansible_collections.kubeforge.cluster.plugins.filter.kubeadm import FilterM
 FILTERS = FilterModule().filters()
 REPO_ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), '..', '..', '..', '..'))
 OPENSSL = shutil.which('openssl')
-HASH = 'sha256:' + '0f' * 32
-TOKEN = 'abcdef.0123456789abcdef'
-CERT_KEY = '0123456789abcdef' * 4
 
 
 def test_all_filters_exposed():
-    assert sorted(FILTERS) == ['kube_sha256', 'kubeadm_ca_cert_hash', 'kubeadm_config', 'kubeadm_join_command']
+    assert sorted(FILTERS) == ['kube_sha256', 'kubeadm_ca_cert_hash', 'kubeadm_config']
 
 
 def test_filters_are_found_by_fqcn():
@@ -53,34 +50,14 @@ def test_kubeadm_ca_cert_hash_error_is_a_filter_error():
         FILTERS['kubeadm_ca_cert_hash']('not a certificate')
 
 
-def test_kubeadm_join_command():
-    text = ('kubeadm join 192.0.2.10:6443 --token %s \\\n    --discovery-token-ca-cert-hash %s \\\n'
-            '    --control-plane --certificate-key %s\n' % (TOKEN, HASH, CERT_KEY))
-    assert FILTERS['kubeadm_join_command'](text) == {
-        'api_server_endpoint': '192.0.2.10:6443',
-        'token': TOKEN,
-        'ca_cert_hashes': [HASH],
-        'control_plane': True,
-        'certificate_key': CERT_KEY,
-    }
-
-
-def test_kubeadm_join_command_error_is_a_filter_error():
-    with pytest.raises(AnsibleFilterError, match='has no --discovery-token-ca-cert-hash'):
-        FILTERS['kubeadm_join_command']('kubeadm join 192.0.2.10:6443 --token %s' % TOKEN)
-
-
 def test_in_a_template():
     # pylint: disable=import-outside-toplevel
     from ansible.parsing.dataloader import DataLoader
     from ansible.template import Templar, trust_as_template
 
-    variables = {'join_text': 'kubeadm join lb.example.net:6443 --token %s --discovery-token-ca-cert-hash %s'
-                              % (TOKEN, HASH.upper())}
-    templar = Templar(loader=DataLoader(), variables=variables)
-    result = templar.template(trust_as_template(
-        "{{ (join_text | kubeforge.cluster.kubeadm_join_command).ca_cert_hashes | first }}"))
-    assert result == HASH
+    templar = Templar(loader=DataLoader(), variables={'digest_text': 'AB' * 32 + '\n'})
+    result = templar.template(trust_as_template("{{ digest_text | kubeforge.cluster.kube_sha256 }}"))
+    assert result == 'ab' * 32
 
 
 @pytest.mark.parametrize('name', sorted(FILTERS))

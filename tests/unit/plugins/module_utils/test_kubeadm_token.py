@@ -7,6 +7,7 @@ import pytest
 from ansible_collections.kubeforge.cluster.plugins.module_utils.kubeadm_token import (
     KubeadmTokenError,
     duration_seconds,
+    is_bootstrap_token,
     parse_token_list,
     reusable_token,
 )
@@ -20,6 +21,17 @@ kfkfkf.0000000000000002   1h50m       2026-11-28T11:50:00Z   authentication,sign
 kfkfkf.0000000000000003   1h40m       2026-11-28T11:40:00Z   authentication,signing   kubeforge join token                                       system:bootstrappers:kubeadm:default-node-token
 kfkfkf.0000000000000004   <forever>   <never>                signing                  kubeforge join token                                       <none>
 """
+
+
+@pytest.mark.parametrize("value,expected", [
+    ("abcdef.0123456789abcdef", True),
+    ("ABCDEF.0123456789abcdef", False),
+    ("abcdef-0123456789abcdef", False),
+    ("abcde.0123456789abcdef", False),
+    (None, False),
+])
+def test_is_bootstrap_token(value: object, expected: bool) -> None:
+    assert is_bootstrap_token(value) is expected
 
 
 def test_parse_keeps_descriptions_with_spaces_whole() -> None:

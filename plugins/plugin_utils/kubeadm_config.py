@@ -19,14 +19,17 @@ import re
 import typing as t
 from collections.abc import Mapping
 
-from ansible_collections.kubeforge.cluster.plugins.module_utils.dicts import deep_merge
+from ansible_collections.kubeforge.cluster.plugins.module_utils.kubeadm_token import (
+    BOOTSTRAP_TOKEN_PATTERN,
+    is_bootstrap_token,
+)
+from ansible_collections.kubeforge.cluster.plugins.plugin_utils.dicts import deep_merge
 
 KUBEADM_API = "kubeadm.k8s.io/v1beta4"
 KUBELET_API = "kubelet.config.k8s.io/v1beta1"
 DEFAULT_CRI_SOCKET = "unix:///var/run/containerd/containerd.sock"
 DEFAULT_SERVICE_SUBNET = "10.96.0.0/12"
 ROLES = ("init", "control-plane", "worker")
-_TOKEN = re.compile(r"^[a-z0-9]{6}\.[a-z0-9]{16}$")
 _HASH = re.compile(r"^sha256:[0-9a-f]{64}$")
 _CERT_KEY = re.compile(r"^[0-9a-f]{64}$")
 _VERSION = re.compile(r"^v[0-9]+\.[0-9]+\.[0-9]+$")
@@ -152,8 +155,8 @@ def kubeadm_documents(role: str, settings: Mapping[str, t.Any]) -> list[dict[str
             init["localAPIEndpoint"] = local
         token = s.get("bootstrap_token") or ""
         if token:
-            if not _TOKEN.match(token):
-                raise KubeadmConfigError("the bootstrap token must match [a-z0-9]{6}.[a-z0-9]{16}")
+            if not is_bootstrap_token(token):
+                raise KubeadmConfigError("the bootstrap token must match %s" % BOOTSTRAP_TOKEN_PATTERN)
             init["bootstrapTokens"] = [{"token": token, "description": "kubeforge join token",
                                         "usages": ["signing", "authentication"],
                                         "groups": ["system:bootstrappers:kubeadm:default-node-token"]}]
@@ -173,8 +176,8 @@ def kubeadm_documents(role: str, settings: Mapping[str, t.Any]) -> list[dict[str
         api = discovery.get("api_server_endpoint") or ""
         _check_endpoint(api, "the discovery API server endpoint")
         token = discovery.get("token") or ""
-        if not _TOKEN.match(token):
-            raise KubeadmConfigError("the join token must match [a-z0-9]{6}.[a-z0-9]{16}")
+        if not is_bootstrap_token(token):
+            raise KubeadmConfigError("the join token must match %s" % BOOTSTRAP_TOKEN_PATTERN)
         hashes = list(discovery.get("ca_cert_hashes") or [])
         if not hashes or any(not _HASH.match(h) for h in hashes):
             raise KubeadmConfigError("a join needs the CA public key pin(s) as sha256:<64 lowercase hex>; without one "

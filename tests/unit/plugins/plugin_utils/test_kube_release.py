@@ -5,7 +5,7 @@ import pytest
 from ansible.errors import AnsibleFilterError
 
 from ansible_collections.kubeforge.cluster.plugins.filter.kubeadm import FilterModule
-from ansible_collections.kubeforge.cluster.plugins.module_utils.kube_release import KubeReleaseError, kube_sha256
+from ansible_collections.kubeforge.cluster.plugins.plugin_utils.kube_release import KubeReleaseError, kube_sha256
 
 DIGEST = "5e0c0e8e1b2d0f1a9c3b7d6e4f2a1b0c9d8e7f6a5b4c3d2e1f0a9b8c7d6e5f4a"
 

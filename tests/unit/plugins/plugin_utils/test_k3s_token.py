@@ -6,9 +6,8 @@ from __future__ import annotations
 
 import pytest
 
-from ansible_collections.kubeforge.cluster.plugins.module_utils.k3s_token import (
+from ansible_collections.kubeforge.cluster.plugins.plugin_utils.k3s_token import (
     K3sTokenError,
-    k3s_token_ca_hash,
     k3s_token_secret,
     parse_k3s_token,
 )
@@ -21,7 +20,6 @@ def test_full_server_token_file_content():
     content = 'K10%s::server:%s\n' % (CA_HASH, PASSWORD)
     assert parse_k3s_token(content) == {'ca_hash': CA_HASH, 'user': 'server', 'password': PASSWORD}
     assert k3s_token_secret(content) == PASSWORD
-    assert k3s_token_ca_hash(content) == CA_HASH
 
 
 def test_node_token():
@@ -37,7 +35,7 @@ def test_password_may_contain_colons():
 @pytest.mark.parametrize('value', ['  my-short-token\n', 'my-short-token', 'secret::with:colons'])
 def test_short_token(value):
     assert k3s_token_secret(value) == value.strip()
-    assert k3s_token_ca_hash(value) == ''
+    assert parse_k3s_token(value)['ca_hash'] == ''
 
 
 @pytest.mark.parametrize('value,match', [
@@ -53,8 +51,8 @@ def test_short_token(value):
 def test_malformed_k10_tokens(value, match):
     with pytest.raises(K3sTokenError, match=match):
         k3s_token_secret(value)
-    with pytest.raises(K3sTokenError):
-        k3s_token_ca_hash(value)
+    with pytest.raises(K3sTokenError, match=match):
+        parse_k3s_token(value)
 
 
 def test_errors_do_not_leak_the_password():

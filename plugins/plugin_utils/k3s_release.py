@@ -4,7 +4,7 @@
 """Pure facts about K3s releases: asset names, checksum files and version tags.
 
 Nothing in here performs I/O, so every function can be unit-tested directly and
-reused from modules, lookups and filters alike.
+reused from lookups and filters alike.
 """
 
 from __future__ import annotations
@@ -193,18 +193,3 @@ def kube_minor(tag: str) -> str:
     """Return the Kubernetes minor line of a pinned tag in channel form, e.g. ``v1.33``."""
     version = parse_k3s_version(tag)
     return 'v%d.%d' % (version.major, version.minor)
-
-
-def k3s_version_facts(tag: str) -> dict[str, t.Any]:
-    """Return the parsed tag as a dictionary, convenient for templates."""
-    version = parse_k3s_version(tag)
-    return {
-        'major': version.major,
-        'minor': version.minor,
-        'patch': version.patch,
-        'rc': version.rc,
-        'build': version.build,
-        'prerelease': version.rc is not None,
-        'kube_minor': 'v%d.%d' % (version.major, version.minor),
-        'kube_version': 'v%d.%d.%d' % (version.major, version.minor, version.patch),
-    }

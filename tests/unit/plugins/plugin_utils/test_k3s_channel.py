@@ -10,7 +10,7 @@ import os
 import pytest
 import yaml
 
-from ansible_collections.kubeforge.cluster.plugins.module_utils.k3s_channel import (
+from ansible_collections.kubeforge.cluster.plugins.plugin_utils.k3s_channel import (
     DEFAULT_CHANNEL_URL,
     K3sChannelError,
     channel_names,

@@ -4,7 +4,7 @@ from typing import Any
 
 import pytest
 
-from ansible_collections.kubeforge.cluster.plugins.module_utils.kubeadm_config import (
+from ansible_collections.kubeforge.cluster.plugins.plugin_utils.kubeadm_config import (
     KubeadmConfigError,
     args_list,
     kubeadm_documents,

@@ -20,7 +20,7 @@ import re
 import typing as t
 from collections.abc import Mapping
 
-from ansible_collections.kubeforge.cluster.plugins.module_utils.dicts import deep_merge
+from ansible_collections.kubeforge.cluster.plugins.plugin_utils.dicts import deep_merge
 
 CRI_V2 = "io.containerd.grpc.v1.cri"
 CRI_RUNTIME_V3 = "io.containerd.cri.v1.runtime"

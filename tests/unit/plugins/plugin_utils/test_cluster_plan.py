@@ -4,7 +4,7 @@ from typing import Any
 
 import pytest
 
-from ansible_collections.kubeforge.cluster.plugins.module_utils.cluster_plan import finish_plan, plan_clusters, summary_table
+from ansible_collections.kubeforge.cluster.plugins.plugin_utils.cluster_plan import finish_plan, plan_clusters, summary_table
 
 
 def node(host: str, cluster: str = "default", roles: tuple[str, ...] = ("server",), **extra: Any) -> dict[str, Any]:

@@ -11,7 +11,7 @@ import re
 import pytest
 import yaml
 
-from ansible_collections.kubeforge.cluster.plugins.module_utils.k3s_config import (
+from ansible_collections.kubeforge.cluster.plugins.plugin_utils.k3s_config import (
     DISABLE_ITEMS,
     FLANNEL_BACKENDS,
     K3S_FLAG_ALIASES,
@@ -185,7 +185,7 @@ def test_flag_table_agrees_with_the_test_double(command):
 
 
 def test_critical_settings_must_match_across_servers() -> None:
-    from ansible_collections.kubeforge.cluster.plugins.module_utils.k3s_config import critical_differences
+    from ansible_collections.kubeforge.cluster.plugins.plugin_utils.k3s_config import critical_differences
     same = {'s1': {'cluster-cidr': '10.42.0.0/16', 'node-label': ['a=b']}, 's2': {'cluster-cidr': '10.42.0.0/16'}}
     assert critical_differences(same) == []
     differ = {'s1': {'cluster-cidr': '10.42.0.0/16'}, 's2': {}, 's3': {'disable': 'traefik,servicelb'}}

@@ -19,7 +19,7 @@ import typing as t
 from collections.abc import Mapping
 from urllib.parse import urlsplit
 
-from ansible_collections.kubeforge.cluster.plugins.module_utils.k3s_token import (
+from ansible_collections.kubeforge.cluster.plugins.plugin_utils.k3s_token import (
     K3sTokenError,
     parse_k3s_token,
 )

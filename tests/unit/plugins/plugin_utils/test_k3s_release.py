@@ -10,12 +10,11 @@ import random
 import pytest
 import yaml
 
-from ansible_collections.kubeforge.cluster.plugins.module_utils.k3s_release import (
+from ansible_collections.kubeforge.cluster.plugins.plugin_utils.k3s_release import (
     K3sReleaseError,
     K3sVersion,
     classify_k3s_version,
     k3s_asset,
-    k3s_version_facts,
     k3s_version_key,
     kube_minor,
     parse_k3s_version,
@@ -151,15 +150,7 @@ def test_version_key_orders_releases(ordered):
     assert sorted(shuffled, key=k3s_version_key) == ordered
 
 
-def test_version_facts():
-    assert k3s_version_facts('v1.34.1-rc1+k3s2') == {
-        'major': 1, 'minor': 34, 'patch': 1, 'rc': 1, 'build': 2,
-        'prerelease': True, 'kube_minor': 'v1.34', 'kube_version': 'v1.34.1',
-    }
-    assert k3s_version_facts('v1.33.5+k3s1')['prerelease'] is False
-
-
 def test_upstream_arm_key_maps_to_the_armhf_build() -> None:
-    from ansible_collections.kubeforge.cluster.plugins.module_utils.k3s_release import k3s_asset
+    from ansible_collections.kubeforge.cluster.plugins.plugin_utils.k3s_release import k3s_asset
     assert k3s_asset('arm')['binary'] == 'k3s-armhf'
     assert k3s_asset('arm') == k3s_asset('armv7l')

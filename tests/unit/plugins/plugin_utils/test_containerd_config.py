@@ -8,7 +8,7 @@ import pytest
 from ansible.errors import AnsibleFilterError
 
 from ansible_collections.kubeforge.cluster.plugins.filter.containerd import FilterModule
-from ansible_collections.kubeforge.cluster.plugins.module_utils.containerd_config import (
+from ansible_collections.kubeforge.cluster.plugins.plugin_utils.containerd_config import (
     ContainerdConfigError,
     containerd_config,
     containerd_major,

@@ -64,8 +64,3 @@ def parse_k3s_token(value: str) -> dict[str, str]:
 def k3s_token_secret(value: str) -> str:
     """Return the password part of a K3s token (the bare token itself when short)."""
     return parse_k3s_token(value)['password']
-
-
-def k3s_token_ca_hash(value: str) -> str:
-    """Return the CA hash of a full K3s token, or ``''`` for a short token."""
-    return parse_k3s_token(value)['ca_hash']

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import pytest
 
-from ansible_collections.kubeforge.cluster.plugins.module_utils.datastore_dsn import DsnError, parse_dsn
+from ansible_collections.kubeforge.cluster.plugins.plugin_utils.datastore_dsn import DsnError, parse_dsn
 
 
 def test_postgres() -> None:

@@ -12,7 +12,7 @@ import re
 from collections import OrderedDict
 from typing import Any
 
-from ansible_collections.kubeforge.cluster.plugins.module_utils.kubeadm_config import network_errors
+from ansible_collections.kubeforge.cluster.plugins.plugin_utils.kubeadm_config import network_errors
 
 DISTRIBUTIONS = ("k3s", "kubeadm")
 DATASTORES = ("sqlite", "etcd", "external")

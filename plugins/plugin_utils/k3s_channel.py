@@ -16,7 +16,7 @@ import json
 import typing as t
 from urllib.parse import quote, unquote, urljoin, urlsplit
 
-from ansible_collections.kubeforge.cluster.plugins.module_utils.k3s_release import (
+from ansible_collections.kubeforge.cluster.plugins.plugin_utils.k3s_release import (
     PINNED_EXAMPLE,
     PINNED_VERSION_RE,
 )
