@@ -7,6 +7,8 @@ import hmac
 import secrets
 import time
 
+from common import keystream
+
 from .. import paths, tokens, yamlk
 from .apiclient import admin_client, apply_object
 from .base import Fail, out, parse
@@ -16,18 +18,10 @@ CERT_FILES = ("ca.crt", "ca.key", "sa.key", "sa.pub", "front-proxy-ca.crt", "fro
               "etcd/ca.key")
 
 
-def _stream(key, nonce, n):
-    out_b, ctr = b"", 0
-    while len(out_b) < n:
-        out_b += hmac.new(key, nonce + ctr.to_bytes(8, "big"), hashlib.sha256).digest()
-        ctr += 1
-    return out_b[:n]
-
-
 def seal(key_hex, data):
     key = bytes.fromhex(key_hex)
     nonce = secrets.token_bytes(12)
-    ct = bytes(a ^ b for a, b in zip(data, _stream(key, nonce, len(data))))
+    ct = keystream.xor(key, nonce, data)
     tag = hmac.new(key, b"tag" + nonce + ct, hashlib.sha256).digest()[:16]
     return nonce + ct + tag
 
@@ -37,7 +31,7 @@ def unseal(key_hex, blob):
     nonce, ct, tag = blob[:12], blob[12:-16], blob[-16:]
     if not hmac.compare_digest(tag, hmac.new(key, b"tag" + nonce + ct, hashlib.sha256).digest()[:16]):
         raise ValueError("cipher: message authentication failed")
-    return bytes(a ^ b for a, b in zip(ct, _stream(key, nonce, len(ct))))
+    return keystream.xor(key, nonce, ct)
 
 
 def upload_certs(client, c, key, print_key=True):
