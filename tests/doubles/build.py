@@ -56,6 +56,10 @@ from kubeadm import version as _kv  # noqa: E402  (only for tag parsing helpers)
 DEFAULT_VERSIONS = ["v1.34.2+k3s1", "v1.35.1+k3s1"]
 DEFAULT_KUBE_VERSIONS = ["v1.35.2"]
 KUBE_SRC = os.path.join(HERE, "kubeadm")
+# What both doubles import (YAML scalars, version and architecture helpers, wire helpers):
+# embedded in every built program under its source name, ``common``.
+COMMON_SRC = os.path.join(HERE, "common")
+COMMON_PKG = "common"
 DEFAULT_CALICO_VERSION = "v3.30.3"
 CALICO_MANIFEST = os.path.join(HERE, "calico", "tigera-operator.yaml")
 KUBE_ARCHES = ["amd64", "arm64", "arm"]
@@ -66,7 +70,10 @@ K3S_SHARED = ["__init__", "api", "etcd", "klog", "pki", "state"]
 ARCHES = [("amd64", "k3s"), ("arm64", "k3s-arm64"), ("arm", "k3s-armhf")]
 PKG = "kubeforge_k3s_double"
 
-_BOOT = r'''
+# The tail of every built program: a meta-path importer that serves the embedded
+# modules (_SOURCES: dotted name -> source; _PACKAGES: the names that are packages),
+# then the entry point. Nothing is read from disk, so the file runs anywhere.
+_BOOT = r"""
 import importlib.abc
 import importlib.util
 import sys
@@ -74,10 +81,8 @@ import sys
 
 class _DoubleImporter(importlib.abc.MetaPathFinder, importlib.abc.Loader):
     def find_spec(self, fullname, path=None, target=None):
-        if fullname == _PKG:
-            return importlib.util.spec_from_loader(fullname, self, is_package=True)
-        if fullname.startswith(_PKG + ".") and fullname[len(_PKG) + 1:] in _SOURCES:
-            return importlib.util.spec_from_loader(fullname, self)
+        if fullname in _SOURCES:
+            return importlib.util.spec_from_loader(fullname, self, is_package=fullname in _PACKAGES)
         return None
 
     def create_module(self, spec):
@@ -85,19 +90,18 @@ class _DoubleImporter(importlib.abc.MetaPathFinder, importlib.abc.Loader):
 
     def exec_module(self, module):
         name = module.__name__
-        key = "__init__" if name == _PKG else name[len(_PKG) + 1:]
-        if name == _PKG:
+        if name in _PACKAGES:
             module.__path__ = []
-        code = compile(_SOURCES[key], "<k3s-double>/%s.py" % key, "exec")
-        exec(code, module.__dict__)
+        filename = "<%%s>" %% name.replace(".", "/") + ("/__init__.py" if name in _PACKAGES else ".py")
+        exec(compile(_SOURCES[name], filename, "exec"), module.__dict__)
 
 
 sys.meta_path.insert(0, _DoubleImporter())
-from kubeforge_k3s_double.main import run  # noqa: E402
+from %(entry)s.main import run  # noqa: E402
 
 if __name__ == "__main__":
     run()
-'''
+"""
 
 IMAGES = [
     "docker.io/rancher/klipper-helm:v0.9.8-build20250709",
@@ -111,67 +115,56 @@ IMAGES = [
 ]
 
 
-_KUBE_BOOT = r'''
-import importlib.abc
-import importlib.util
-import sys
+def package_sources(pkg, src, only=None):
+    """The package in directory src, embedded as ``pkg``: (sources, packages), where sources maps
+    every dotted module name to its source and packages holds the names that are packages (a
+    directory with an ``__init__.py``, at any depth). only: the top-level modules to take (all when
+    None; subpackages are then left out)."""
+    sources, packages = {}, set()
+    for dirpath, dirs, files in os.walk(src):
+        dirs[:] = sorted(d for d in dirs if os.path.exists(os.path.join(dirpath, d, "__init__.py")))
+        rel = os.path.relpath(dirpath, src)
+        prefix = pkg if rel == "." else pkg + "." + rel.replace(os.sep, ".")
+        if rel != "." and only is not None:
+            continue
+        packages.add(prefix)
+        for name in sorted(files):
+            if not name.endswith(".py") or name == "__main__.py":
+                continue
+            if only is not None and name[:-3] not in only:
+                continue
+            with open(os.path.join(dirpath, name), encoding="utf-8") as fh:
+                text = fh.read()
+            sources[prefix if name == "__init__.py" else prefix + "." + name[:-3]] = text
+    for p in packages:
+        sources.setdefault(p, "")
+    return sources, packages
 
 
-class _DoubleImporter(importlib.abc.MetaPathFinder, importlib.abc.Loader):
-    def find_spec(self, fullname, path=None, target=None):
-        if fullname in _SOURCES:
-            return importlib.util.spec_from_loader(fullname, self, is_package=True)
-        pkg, _, mod = fullname.rpartition(".")
-        if pkg in _SOURCES and mod in _SOURCES[pkg]:
-            return importlib.util.spec_from_loader(fullname, self)
-        return None
-
-    def create_module(self, spec):
-        return None
-
-    def exec_module(self, module):
-        name = module.__name__
-        if name in _SOURCES:
-            pkg, key = name, "__init__"
-            module.__path__ = []
-        else:
-            pkg, _, key = name.rpartition(".")
-        code = compile(_SOURCES[pkg][key], "<%s>/%s.py" % (pkg, key), "exec")
-        exec(code, module.__dict__)
-
-
-sys.meta_path.insert(0, _DoubleImporter())
-from kubeforge_kubeadm_double.main import run  # noqa: E402
-
-if __name__ == "__main__":
-    run()
-'''
-
-
-def module_sources(src=None):
-    src = src or SRC
-    out = {}
-    for name in sorted(os.listdir(src)):
-        if name.endswith(".py") and name != "__main__.py":
-            with open(os.path.join(src, name), encoding="utf-8") as fh:
-                out[name[:-3]] = fh.read()
-    return out
+def render_program(header, entry, trees):
+    """One executable Python file: header comment lines, then every module of trees (a list of
+    (sources, packages) from package_sources) and the importer that serves them."""
+    sources, packages = {}, set()
+    for srcs, pkgs in trees:
+        sources.update(srcs)
+        packages |= pkgs
+    lines = ["#!/usr/bin/env python3"] + ["# " + h for h in header] + ["_SOURCES = {"]
+    for k in sorted(sources):
+        lines.append("    %r: %r," % (k, sources[k]))
+    lines.append("}")
+    lines.append("_PACKAGES = {%s}" % ", ".join(repr(p) for p in sorted(packages)))
+    return ("\n".join(lines) + "\n" + _BOOT % {"entry": entry}).encode()
 
 
 def render_binary(tag, arch):
     _v.parse_tag(tag)
-    srcs = module_sources()
-    srcs["buildinfo"] = ('"""Baked by tests/doubles/build.py."""\n\nVERSION = %r\nCOMMIT = %r\nARCH = %r\n'
-                         'GO_VERSION = %r\n' % (tag, _v.commit_for(tag), arch, _v.go_version_for(tag)))
-    lines = ["#!/usr/bin/env python3",
-             "# kubeforge K3s test double %s (%s) linux/%s" % (tag, _v.commit_for(tag), arch),
-             "# Generated by tests/doubles/build.py from tests/doubles/k3s/ -- do not edit.",
-             "_PKG = %r" % PKG,
-             "_SOURCES = {"]
-    for k in sorted(srcs):
-        lines.append("    %r: %r," % (k, srcs[k]))
-    lines.append("}")
-    return ("\n".join(lines) + "\n" + _BOOT).encode()
+    k3s = package_sources(PKG, SRC)
+    k3s[0][PKG + ".buildinfo"] = (
+        '"""Baked by tests/doubles/build.py."""\n\nVERSION = %r\nCOMMIT = %r\nARCH = %r\n'
+        'GO_VERSION = %r\n' % (tag, _v.commit_for(tag), arch, _v.go_version_for(tag)))
+    header = ["kubeforge K3s test double %s (%s) linux/%s" % (tag, _v.commit_for(tag), arch),
+              "Generated by tests/doubles/build.py from tests/doubles/k3s/ and tests/doubles/common/ -- do not edit."]
+    return render_program(header, PKG, [package_sources(COMMON_PKG, COMMON_SRC), k3s])
 
 
 def kube_tag(tag):
@@ -180,25 +173,17 @@ def kube_tag(tag):
 
 
 def render_kube_binary(tag, arch, program):
-    """One executable Python file: the kubeadm double package + the K3s modules it imports."""
+    """One executable Python file: the kubeadm double package, the K3s modules it imports and the common package."""
     kube_tag(tag)
-    own = module_sources(KUBE_SRC)
-    own["buildinfo"] = ('"""Baked by tests/doubles/build.py."""\n\nVERSION = %r\nPROGRAM = %r\nARCH = %r\n'
-                        'GIT_COMMIT = %r\nGO_VERSION = %r\n' % (tag, program, arch, _kv.commit_for(tag),
-                                                                _kv.go_version_for(tag)))
-    k3s = {k: v for k, v in module_sources(SRC).items() if k in K3S_SHARED}
-    srcs = {PKG: k3s, KUBE_PKG: own}
-    lines = ["#!/usr/bin/env python3",
-             "# kubeforge %s test double %s (%s) linux/%s" % (program, tag, _kv.commit_for(tag)[:8], arch),
-             "# Generated by tests/doubles/build.py from tests/doubles/kubeadm/ and tests/doubles/k3s/ -- do not edit.",
-             "_SOURCES = {"]
-    for pkg in sorted(srcs):
-        lines.append("    %r: {" % pkg)
-        for k in sorted(srcs[pkg]):
-            lines.append("        %r: %r," % (k, srcs[pkg][k]))
-        lines.append("    },")
-    lines.append("}")
-    return ("\n".join(lines) + "\n" + _KUBE_BOOT).encode()
+    own = package_sources(KUBE_PKG, KUBE_SRC)
+    own[0][KUBE_PKG + ".buildinfo"] = (
+        '"""Baked by tests/doubles/build.py."""\n\nVERSION = %r\nPROGRAM = %r\nARCH = %r\n'
+        'GIT_COMMIT = %r\nGO_VERSION = %r\n' % (tag, program, arch, _kv.commit_for(tag), _kv.go_version_for(tag)))
+    header = ["kubeforge %s test double %s (%s) linux/%s" % (program, tag, _kv.commit_for(tag)[:8], arch),
+              "Generated by tests/doubles/build.py from tests/doubles/kubeadm/, tests/doubles/k3s/ and "
+              "tests/doubles/common/ -- do not edit."]
+    trees = [package_sources(COMMON_PKG, COMMON_SRC), package_sources(PKG, SRC, only=K3S_SHARED), own]
+    return render_program(header, KUBE_PKG, trees)
 
 
 def build_kube(out, versions):

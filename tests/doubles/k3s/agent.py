@@ -17,6 +17,8 @@ import signal
 import socket
 import threading
 
+from common import nodes
+
 from . import clientaccess, klog, tokens, version
 from .server import default_data_dir, detect_ipv4, node_labels_and_taints, sd_notify, _write
 from .state import now_rfc3339
@@ -142,14 +144,7 @@ class Agent:
         addresses = [{"type": "InternalIP", "address": ip} for ip in self.node_ips]
         addresses += [{"type": "ExternalIP", "address": ip} for ip in self.o["node-external-ip"]]
         addresses.append({"type": "Hostname", "address": self.node_name})
-        os_image = "Linux"
-        try:
-            with open("/etc/os-release") as fh:
-                for line in fh:
-                    if line.startswith("PRETTY_NAME="):
-                        os_image = line.split("=", 1)[1].strip().strip('"')
-        except OSError:
-            pass
+        os_image = nodes.os_image()
         cpu = str(os.cpu_count() or 1)
         res = {"cpu": cpu, "memory": "2048Mi", "pods": "110", "ephemeral-storage": "10Gi"}
         return {"addresses": addresses, "capacity": dict(res), "allocatable": dict(res),

@@ -29,7 +29,6 @@ enforced and they have no /status or /scale subresource.  Deleting the CRD
 deletes its objects and stops serving it.
 """
 import base64
-import calendar
 import copy
 import hashlib
 import json
@@ -40,6 +39,8 @@ import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs, urlsplit
+
+from common import timestamps, wire
 
 from . import klog
 from .state import Conflict, Unavailable, now_rfc3339
@@ -303,10 +304,8 @@ def status(code, reason, message, details=None):
 
 
 def parse_ts(s):
-    try:
-        return calendar.timegm(time.strptime(s, "%Y-%m-%dT%H:%M:%SZ"))
-    except (ValueError, TypeError):
-        return time.time()
+    ts = timestamps.parse_rfc3339(s)
+    return time.time() if ts is None else ts
 
 
 def human_age(ts):
@@ -847,21 +846,9 @@ class _Handler(BaseHTTPRequestHandler):
 
     # -- response helpers ---------------------------------------------------
     def send_body(self, code, body, ctype="application/json", headers=None):
-        if isinstance(body, (dict, list)):
-            data = json.dumps(body).encode()
-        elif isinstance(body, str):
-            data = body.encode()
-        else:
-            data = body or b""
-        self.send_response(code)
-        self.send_header("Content-Type", ctype)
-        self.send_header("Content-Length", str(len(data)))
-        self.send_header("Cache-Control", "no-cache, private")
-        for k, v in (headers or {}).items():
-            self.send_header(k, v)
-        self.end_headers()
-        if self.command != "HEAD":
-            self.wfile.write(data)
+        extra = {"Cache-Control": "no-cache, private"}
+        extra.update(headers or {})
+        wire.reply(self, code, body, ctype, extra)
 
     def send_status(self, st):
         self.send_body(st["code"], st)

@@ -32,6 +32,8 @@ import uuid
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import urlsplit
 
+from common import wire
+
 from . import klog
 from .state import Conflict, Unavailable, now_rfc3339
 
@@ -202,12 +204,7 @@ class Cluster:
                 klog.debug("etcd peer: " + fmt, *a)
 
             def reply(self, code, obj):
-                data = json.dumps(obj).encode()
-                self.send_response(code)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(data)))
-                self.end_headers()
-                self.wfile.write(data)
+                wire.reply(self, code, json.dumps(obj).encode(), "application/json")
 
             def body(self):
                 n = int(self.headers.get("Content-Length") or 0)
@@ -263,12 +260,7 @@ class Cluster:
                     obj = {"etcdserver": ETCD_VERSION, "etcdcluster": "3.5.0"}
                 else:
                     obj, code = {"error": "not found"}, 404
-                data = json.dumps(obj).encode()
-                self.send_response(code)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(data)))
-                self.end_headers()
-                self.wfile.write(data)
+                wire.reply(self, code, json.dumps(obj).encode(), "application/json")
 
         for port, handler in ((peer_port, Peer), (client_port, Client)):
             srv = Srv((bind, port), handler)

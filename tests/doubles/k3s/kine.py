@@ -31,6 +31,8 @@ import time
 import uuid
 from urllib.parse import parse_qs, unquote, urlsplit
 
+from common import keystream
+
 from . import etcdv3, klog, mywire, pgwire
 from .state import Conflict, Unavailable, now_rfc3339
 
@@ -481,18 +483,10 @@ def _keys(password, salt):
     return k[:32], k[32:]
 
 
-def _stream(key, nonce, n):
-    out, i = b"", 0
-    while len(out) < n:
-        out += hmac.new(key, nonce + i.to_bytes(8, "big"), hashlib.sha256).digest()
-        i += 1
-    return out[:n]
-
-
 def encrypt(password, plaintext):
     salt, nonce = secrets.token_bytes(8), secrets.token_bytes(16)
     ek, mk = _keys(password, salt)
-    ct = bytes(a ^ b for a, b in zip(plaintext, _stream(ek, nonce, len(plaintext))))
+    ct = keystream.xor(ek, nonce, plaintext)
     tag = hmac.new(mk, salt + nonce + ct, hashlib.sha256).digest()
     return b"kfb1:" + base64.b64encode(salt + nonce + ct + tag)
 
@@ -505,7 +499,7 @@ def decrypt(password, blob):
     ek, mk = _keys(password, salt)
     if not hmac.compare_digest(tag, hmac.new(mk, salt + nonce + ct, hashlib.sha256).digest()):
         raise ValueError("cipher: message authentication failed")
-    return bytes(a ^ b for a, b in zip(ct, _stream(ek, nonce, len(ct))))
+    return keystream.xor(ek, nonce, ct)
 
 
 # ---------------------------------------------------------------------------

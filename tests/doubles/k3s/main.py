@@ -2,6 +2,8 @@
 import os
 import sys
 
+from common import hostarch
+
 from . import config, flags, klog, tools, version
 
 ROOT_USAGE = """NAME:
@@ -35,11 +37,7 @@ COMMANDS = ("server", "agent", "kubectl", "crictl", "ctr", "check-config", "etcd
 
 
 def arch_guard(argv0):
-    baked = version.BAKED_ARCH
-    if baked and baked != version.host_arch():
-        sys.stderr.write("%s: cannot execute binary file: Exec format error\n" % argv0)
-        sys.stderr.flush()
-        os._exit(126)
+    hostarch.arch_guard(argv0, version.BAKED_ARCH)
 
 
 def command_usage(cmd, table):

@@ -9,6 +9,8 @@ import hashlib
 import socket
 import struct
 
+from common import wire
+
 CLIENT_LONG_PASSWORD = 0x1
 CLIENT_FOUND_ROWS = 0x2
 CLIENT_LONG_FLAG = 0x4
@@ -91,13 +93,7 @@ class Connection:
 
     # -- framing ---------------------------------------------------------------
     def _recv_exact(self, n):
-        buf = b""
-        while len(buf) < n:
-            chunk = self.sock.recv(n - len(buf))
-            if not chunk:
-                raise ConnectionError("unexpected EOF from MySQL server")
-            buf += chunk
-        return buf
+        return wire.recv_exact(self.sock, n, "MySQL")
 
     def _read(self):
         payload = b""

@@ -14,6 +14,8 @@ import socket
 import ssl
 import struct
 
+from common import wire
+
 PROTOCOL_3 = 196608
 SSL_REQUEST = 80877103
 BYTEA_OID = 17
@@ -99,13 +101,7 @@ class Connection:
 
     # -- framing -----------------------------------------------------------
     def _recv_exact(self, n):
-        buf = b""
-        while len(buf) < n:
-            chunk = self.sock.recv(n - len(buf))
-            if not chunk:
-                raise ConnectionError("unexpected EOF from PostgreSQL server")
-            buf += chunk
-        return buf
+        return wire.recv_exact(self.sock, n, "PostgreSQL")
 
     def _read(self):
         hdr = self._recv_exact(5)

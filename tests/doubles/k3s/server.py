@@ -1,6 +1,5 @@
 """`k3s server` for the kubeforge test double (SQLite mode first)."""
 import base64
-import copy
 import grp
 import ipaddress
 import json
@@ -17,6 +16,8 @@ import time
 
 import hashlib
 import sqlite3
+
+from common import netaddr, nodes
 
 from . import api as apimod
 from . import clientaccess, etcd, kine, klog, pki, tokens, version
@@ -40,13 +41,9 @@ def node_labels_and_taints(o):
         labels[k] = v
     taints = []
     for t in o["node-taint"]:
-        kv, sep, effect = t.rpartition(":")
-        if not sep or effect not in ("NoSchedule", "PreferNoSchedule", "NoExecute"):
+        taint = nodes.parse_taint(t)
+        if taint is None:
             klog.fatal("failed to validate kubelet flags: invalid taint spec: %s", t)
-        k, _, v = kv.partition("=")
-        taint = {"key": k, "effect": effect}
-        if v:
-            taint["value"] = v
         taints.append(taint)
     return labels, taints
 
@@ -194,17 +191,9 @@ def cgroup_guard(o, environ):
 # ---------------------------------------------------------------------------
 
 def detect_ipv4():
-    try:
-        s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-        try:
-            s.connect(("10.255.255.255", 1))
-            ip = s.getsockname()[0]
-        finally:
-            s.close()
-        if ip and not ip.startswith("0."):
-            return ip
-    except OSError:
-        pass
+    ip = netaddr.routed_ipv4()
+    if ip:
+        return ip
     try:
         ip = socket.gethostbyname(socket.gethostname())
         if not ip.startswith("127."):
@@ -405,14 +394,7 @@ class K3sServer:
         addresses.append({"type": "Hostname", "address": self.node_name})
         now = now_rfc3339()
         uname = os.uname()
-        os_image = "Linux"
-        try:
-            with open("/etc/os-release") as fh:
-                for line in fh:
-                    if line.startswith("PRETTY_NAME="):
-                        os_image = line.split("=", 1)[1].strip().strip('"')
-        except OSError:
-            pass
+        os_image = nodes.os_image()
         status = {
             "addresses": addresses,
             "capacity": {"cpu": str(os.cpu_count() or 1), "memory": "2048Mi", "pods": "110", "ephemeral-storage": "10Gi"},
@@ -617,27 +599,7 @@ class K3sServer:
         unreachable taints); computed at read time, never stored."""
         if resource != "nodes":
             return obj
-        conds = obj.get("status", {}).get("conditions", [])
-        ready = [c for c in conds if c.get("type") == "Ready"]
-        if not ready:
-            return obj
-        last = apimod.parse_ts(ready[0].get("lastHeartbeatTime"))
-        grace = self.node_grace()
-        if time.time() - last <= grace:
-            return obj
-        obj = copy.deepcopy(obj)
-        since = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(last + grace))
-        for c in obj["status"]["conditions"]:
-            if c.get("status") != "Unknown":
-                c["lastTransitionTime"] = since
-            c["status"] = "Unknown"
-            c["reason"] = "NodeStatusUnknown"
-            c["message"] = "Kubelet stopped posting node status."
-        taints = obj.setdefault("spec", {}).setdefault("taints", [])
-        for eff in ("NoSchedule", "NoExecute"):
-            if not any(t.get("key") == "node.kubernetes.io/unreachable" and t.get("effect") == eff for t in taints):
-                taints.append({"key": "node.kubernetes.io/unreachable", "effect": eff, "timeAdded": since})
-        return obj
+        return nodes.present_unreachable(obj, self.node_grace())
 
     def kubelet_client_cert(self, node):
         """Sign a kubelet client cert (CN system:node:<n>, O system:nodes) with

@@ -7,12 +7,13 @@ Reused by the API server in api.py (and by a future kubeadm double).
 import json
 import sqlite3
 import threading
-import time
 import uuid
+
+from common import timestamps
 
 
 def now_rfc3339():
-    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+    return timestamps.format_rfc3339()
 
 
 class Conflict(Exception):

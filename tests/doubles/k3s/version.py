@@ -2,16 +2,15 @@
 import hashlib
 import re
 
+from common import hostarch, versions
+
 from . import buildinfo
 
 _TAG_RE = re.compile(r"^v(\d+)\.(\d+)\.(\d+)(-rc\d+)?\+k3s(\d+)$")
 
 
 def parse_tag(tag):
-    m = _TAG_RE.match(tag)
-    if not m:
-        raise ValueError("invalid k3s version tag %r" % tag)
-    return int(m.group(1)), int(m.group(2)), int(m.group(3))
+    return versions.parse_tag(_TAG_RE, tag, "invalid k3s version tag %r")
 
 
 def commit_for(tag):
@@ -20,15 +19,7 @@ def commit_for(tag):
 
 def go_version_for(tag):
     _, minor, _ = parse_tag(tag)
-    if minor >= 35:
-        return "go1.25.5"
-    if minor >= 33:
-        return "go1.24.9"
-    if minor >= 31:
-        return "go1.23.12"
-    if minor >= 29:
-        return "go1.22.12"
-    return "go1.21.13"
+    return versions.go_version(minor)
 
 
 VERSION = buildinfo.VERSION
@@ -37,18 +28,7 @@ COMMIT = buildinfo.COMMIT or commit_for(VERSION)
 GO_VERSION = buildinfo.GO_VERSION or go_version_for(VERSION)
 BAKED_ARCH = buildinfo.ARCH
 
-_MACHINE_MAP = {
-    "x86_64": "amd64", "amd64": "amd64",
-    "aarch64": "arm64", "arm64": "arm64", "armv8b": "arm64",
-    "armv7l": "arm", "armv8l": "arm", "armhf": "arm", "armv6l": "arm", "arm": "arm",
-    "s390x": "s390x", "riscv64": "riscv64", "ppc64le": "ppc64le",
-}
-
-
-def host_arch():
-    import platform
-    m = platform.machine().lower()
-    return _MACHINE_MAP.get(m, m)
+host_arch = hostarch.host_arch
 
 
 def arch():

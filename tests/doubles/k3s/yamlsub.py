@@ -19,15 +19,14 @@ Duplicate keys inside one file: the later one wins (like the merged map).
 """
 import re
 
+from common import yamlscalar
+
 
 class YamlError(Exception):
     pass
 
 
 _KEY_RE = re.compile(r"""^(?P<key>"(?:[^"\\]|\\.)*"|'(?:[^']|'')*'|[^\s#'"\[\]{}&*!|>%@`,-][^:#]*?|-[^\s:#][^:#]*?)\s*:(?:\s+(?P<rest>.*)|$)""")
-_BOOL_TRUE = {"y", "Y", "yes", "Yes", "YES", "on", "On", "ON", "true", "True", "TRUE"}
-_BOOL_FALSE = {"n", "N", "no", "No", "NO", "off", "Off", "OFF", "false", "False", "FALSE"}
-_NULL = {"", "~", "null", "Null", "NULL"}
 _FLOAT_RE = re.compile(r"^[-+]?(\.[0-9]+|[0-9]+(\.[0-9]*)?)([eE][-+]?[0-9]+)?$")
 _INT_RE = re.compile(r"^[-+]?(0b[01_]+|0o?[0-7_]+|0x[0-9a-fA-F_]+|[0-9][0-9_]*)$")
 
@@ -40,28 +39,15 @@ def to_string(v):
     """Mimic wrangler convert.ToString on a yaml.v2-decoded value."""
     if isinstance(v, Plain):
         s = str(v)
-        if s in _NULL:
+        if s in yamlscalar.NULLS:
             return ""
-        if s in _BOOL_TRUE:
+        if s in yamlscalar.TRUES:
             return "true"
-        if s in _BOOL_FALSE:
+        if s in yamlscalar.FALSES:
             return "false"
         if _INT_RE.match(s):
-            t = s.replace("_", "")
-            sign = -1 if t.startswith("-") else 1
-            t = t.lstrip("+-")
             try:
-                if t.startswith("0b"):
-                    n = int(t[2:], 2)
-                elif t.startswith("0x"):
-                    n = int(t[2:], 16)
-                elif t.startswith("0o"):
-                    n = int(t[2:], 8)
-                elif len(t) > 1 and t.startswith("0"):
-                    n = int(t[1:], 8)
-                else:
-                    n = int(t, 10)
-                return str(sign * n)
+                return str(yamlscalar.int_literal(s))
             except ValueError:
                 return s
         if _FLOAT_RE.match(s):
@@ -86,33 +72,7 @@ def _strip_comment(s):
 
 
 def _dq_unescape(body, lineno):
-    out = []
-    i = 0
-    esc = {"n": "\n", "t": "\t", "r": "\r", "0": "\0", "\\": "\\", '"': '"', "/": "/",
-           " ": " ", "a": "\a", "b": "\b", "e": "\x1b", "f": "\f", "v": "\v", "\t": "\t",
-           "N": "\x85", "_": "\xa0", "L": "\u2028", "P": "\u2029"}
-    while i < len(body):
-        c = body[i]
-        if c != "\\":
-            out.append(c)
-            i += 1
-            continue
-        if i + 1 >= len(body):
-            raise YamlError("line %d: found unknown escape character while parsing a quoted scalar" % lineno)
-        n = body[i + 1]
-        if n in esc:
-            out.append(esc[n])
-            i += 2
-        elif n in "xuU":
-            width = {"x": 2, "u": 4, "U": 8}[n]
-            hexs = body[i + 2:i + 2 + width]
-            if len(hexs) != width or not re.match(r"^[0-9a-fA-F]+$", hexs):
-                raise YamlError("line %d: did not find expected hexdecimal number" % lineno)
-            out.append(chr(int(hexs, 16)))
-            i += 2 + width
-        else:
-            raise YamlError("line %d: found unknown escape character while parsing a quoted scalar" % lineno)
-    return "".join(out)
+    return yamlscalar.unescape_double_quoted(body, lineno, YamlError)
 
 
 def _parse_quoted(s, lineno):

@@ -34,8 +34,9 @@ import os
 import secrets
 import ssl
 import threading
-import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+from common import nodes, wire
 
 from . import certs, glog, paths, tokens, version, yamlk
 from .k3slib import api as apimod
@@ -124,24 +125,7 @@ class ControlPlane:
             return self.sign_cluster_info(obj)
         if resource != "nodes":
             return obj
-        conds = obj.get("status", {}).get("conditions", [])
-        ready = [c for c in conds if c.get("type") == "Ready"]
-        if not ready:
-            return obj
-        last = apimod.parse_ts(ready[0].get("lastHeartbeatTime"))
-        if time.time() - last <= NODE_GRACE:
-            return obj
-        obj = copy.deepcopy(obj)
-        since = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(last + NODE_GRACE))
-        for c in obj["status"]["conditions"]:
-            if c.get("status") != "Unknown":
-                c["lastTransitionTime"] = since
-            c["status"], c["reason"], c["message"] = "Unknown", "NodeStatusUnknown", "Kubelet stopped posting node status."
-        taints = obj.setdefault("spec", {}).setdefault("taints", [])
-        for eff in ("NoSchedule", "NoExecute"):
-            if not any(t.get("key") == "node.kubernetes.io/unreachable" and t.get("effect") == eff for t in taints):
-                taints.append({"key": "node.kubernetes.io/unreachable", "effect": eff, "timeAdded": since})
-        return obj
+        return nodes.present_unreachable(obj, NODE_GRACE)
 
     def sign_cluster_info(self, obj):
         """bootstrapsigner: jws-kubeconfig-<id> for every valid signing token."""
@@ -396,11 +380,7 @@ class ControlPlane:
             def do_GET(self):
                 p = self.path.split("?", 1)[0]
                 code, body = (200, b"ok") if p in ("/healthz", "/livez", "/readyz") else (404, b"404 page not found\n")
-                self.send_response(code)
-                self.send_header("Content-Type", "text/plain; charset=utf-8")
-                self.send_header("Content-Length", str(len(body)))
-                self.end_headers()
-                self.wfile.write(body)
+                wire.reply(self, code, body, "text/plain; charset=utf-8")
 
         ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
         ctx.load_cert_chain(self.cert, self.key)

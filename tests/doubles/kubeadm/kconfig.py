@@ -18,6 +18,8 @@ import re
 import secrets
 import socket
 
+from common import netaddr
+
 from . import glog, paths, yamlk
 
 KUBEADM_GROUP = "kubeadm.k8s.io"
@@ -485,18 +487,7 @@ def load_documents(text, strict):
 # defaults
 
 def detect_ipv4():
-    try:
-        s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-        try:
-            s.connect(("10.255.255.255", 1))
-            ip = s.getsockname()[0]
-        finally:
-            s.close()
-        if ip and not ip.startswith("0."):
-            return ip
-    except OSError:
-        pass
-    return "127.0.0.1"
+    return netaddr.routed_ipv4() or "127.0.0.1"
 
 
 def default_node_name():

@@ -29,6 +29,8 @@ import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
+from common import nodes, wire
+
 from . import certs, cpapi, flags, glog, kclient, kconfig, kubeconfig, paths, preflight, version, yamlk
 
 VALUE_FLAGS = ("bootstrap-kubeconfig", "kubeconfig", "config", "container-runtime-endpoint", "node-ip",
@@ -93,14 +95,10 @@ def parse_labels(text):
 def parse_taints(text):
     out = []
     for t in [p for p in (text or "").split(",") if p]:
-        kv, sep, eff = t.rpartition(":")
-        if not sep or eff not in ("NoSchedule", "PreferNoSchedule", "NoExecute"):
+        d = nodes.parse_taint(t)
+        if d is None:
             raise Fatal("failed to parse kubelet flag: invalid argument %s for \"--register-with-taints\" flag: "
                         "invalid taint spec: %s" % (json.dumps(text), t))
-        k, _, v = kv.partition("=")
-        d = {"key": k, "effect": eff}
-        if v:
-            d["value"] = v
         out.append(d)
     return out
 
@@ -230,11 +228,7 @@ class Kubelet:
                     code, body = 500, b"[-]syncloop failed: reason withheld\nhealthz check failed\n"
                 else:
                     code, body = 404, b"404 page not found\n"
-                self.send_response(code)
-                self.send_header("Content-Type", "text/plain; charset=utf-8")
-                self.send_header("Content-Length", str(len(body)))
-                self.end_headers()
-                self.wfile.write(body)
+                wire.reply(self, code, body, "text/plain; charset=utf-8")
 
         class S(ThreadingHTTPServer):
             daemon_threads = True
@@ -269,10 +263,7 @@ class Kubelet:
             def do_GET(self):
                 p = self.path.split("?", 1)[0]
                 code, body = (200, b"ok") if p == "/healthz" else (401, b"Unauthorized")
-                self.send_response(code)
-                self.send_header("Content-Length", str(len(body)))
-                self.end_headers()
-                self.wfile.write(body)
+                wire.reply(self, code, body)
 
         class S(ThreadingHTTPServer):
             daemon_threads = True
@@ -376,13 +367,7 @@ class Kubelet:
         arch = version.arch()
         ip = self.vals.get("node-ip") or kconfig.detect_ipv4()
         now = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
-        os_image = "Linux"
-        try:
-            for line in open("/etc/os-release"):
-                if line.startswith("PRETTY_NAME="):
-                    os_image = line.split("=", 1)[1].strip().strip('"')
-        except OSError:
-            pass
+        os_image = nodes.os_image()
 
         def read(p):
             try:

@@ -2,15 +2,13 @@
 import os
 import sys
 
+from common import hostarch
+
 from . import version
 
 
 def arch_guard(argv0):
-    baked = version.BAKED_ARCH
-    if baked and baked != version.host_arch():
-        sys.stderr.write("%s: cannot execute binary file: Exec format error\n" % argv0)
-        sys.stderr.flush()
-        os._exit(126)
+    hostarch.arch_guard(argv0, version.BAKED_ARCH)
 
 
 def program(argv0, forced=None):

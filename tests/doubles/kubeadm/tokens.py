@@ -1,10 +1,11 @@
 """Bootstrap tokens: Secrets in kube-system, JWS signatures of cluster-info, ``token list`` rows."""
 import base64
-import calendar
 import hashlib
 import hmac
 import json
 import time
+
+from common import timestamps
 
 from . import kconfig
 
@@ -23,15 +24,8 @@ def unb64(s):
         return ""
 
 
-def rfc3339(ts):
-    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(ts))
-
-
-def parse_rfc3339(s):
-    try:
-        return calendar.timegm(time.strptime(s, "%Y-%m-%dT%H:%M:%SZ"))
-    except (ValueError, TypeError):
-        return None
+rfc3339 = timestamps.format_rfc3339
+parse_rfc3339 = timestamps.parse_rfc3339
 
 
 def secret_for(token, description="", ttl=None, expires=None, usages=("signing", "authentication"),

@@ -1,8 +1,9 @@
 """Version helpers for the kubeadm/kubelet doubles (derived from buildinfo)."""
 import hashlib
 import json
-import platform
 import re
+
+from common import hostarch, versions
 
 from . import buildinfo
 
@@ -10,10 +11,7 @@ _TAG_RE = re.compile(r"^v(\d+)\.(\d+)\.(\d+)$")
 
 
 def parse_tag(tag):
-    m = _TAG_RE.match(tag or "")
-    if not m:
-        raise ValueError("invalid Kubernetes version tag %r (want vMAJOR.MINOR.PATCH)" % tag)
-    return int(m.group(1)), int(m.group(2)), int(m.group(3))
+    return versions.parse_tag(_TAG_RE, tag, "invalid Kubernetes version tag %r (want vMAJOR.MINOR.PATCH)")
 
 
 def commit_for(tag):
@@ -22,11 +20,7 @@ def commit_for(tag):
 
 def go_version_for(tag):
     _, minor, _ = parse_tag(tag)
-    if minor >= 35:
-        return "go1.25.5"
-    if minor >= 33:
-        return "go1.24.9"
-    return "go1.23.12"
+    return versions.go_version(max(minor, 31))  # the oldest toolchain of these doubles: go1.23.12
 
 
 def build_date_for(tag):
@@ -42,17 +36,7 @@ BUILD_DATE = build_date_for(VERSION)
 BAKED_ARCH = buildinfo.ARCH
 PROGRAM = buildinfo.PROGRAM
 
-_MACHINE_MAP = {
-    "x86_64": "amd64", "amd64": "amd64",
-    "aarch64": "arm64", "arm64": "arm64", "armv8b": "arm64",
-    "armv7l": "arm", "armv8l": "arm", "armhf": "arm", "armv6l": "arm", "arm": "arm",
-    "s390x": "s390x", "riscv64": "riscv64", "ppc64le": "ppc64le",
-}
-
-
-def host_arch():
-    m = platform.machine().lower()
-    return _MACHINE_MAP.get(m, m)
+host_arch = hostarch.host_arch
 
 
 def arch():

@@ -24,6 +24,8 @@ string).  ``resolve()`` turns a tree into plain Python values with yaml.v2
 import json
 import re
 
+from common import yamlscalar
+
 
 class YamlError(Exception):
     pass
@@ -42,9 +44,9 @@ class Map(dict):
     lines = None
 
 
-NULLS = {"", "~", "null", "Null", "NULL"}
-TRUES = {"y", "Y", "yes", "Yes", "YES", "on", "On", "ON", "true", "True", "TRUE"}
-FALSES = {"n", "N", "no", "No", "NO", "off", "Off", "OFF", "false", "False", "FALSE"}
+NULLS = yamlscalar.NULLS
+TRUES = yamlscalar.TRUES
+FALSES = yamlscalar.FALSES
 _INT = re.compile(r"^[-+]?(0b[01_]+|0x[0-9a-fA-F_]+|0o?[0-7_]+|[1-9][0-9_]*|0)$")
 _FLOAT = re.compile(r"^[-+]?(\.[0-9]+|[0-9][0-9_]*(\.[0-9_]*)?)([eE][-+]?[0-9]+)?$")
 _SPECIAL_FLOAT = {".inf": float("inf"), "+.inf": float("inf"), "-.inf": float("-inf"), ".nan": float("nan"),
@@ -55,23 +57,10 @@ def plain_int(s):
     """The int a plain scalar resolves to (yaml.v2), or None."""
     if not _INT.match(s):
         return None
-    t = s.replace("_", "")
-    sign = -1 if t.startswith("-") else 1
-    t = t.lstrip("+-")
     try:
-        if t.startswith("0b"):
-            n = int(t[2:], 2)
-        elif t.startswith("0x"):
-            n = int(t[2:], 16)
-        elif t.startswith("0o"):
-            n = int(t[2:], 8)
-        elif len(t) > 1 and t.startswith("0"):
-            n = int(t[1:], 8)
-        else:
-            n = int(t)
+        return yamlscalar.int_literal(s)
     except ValueError:
         return None
-    return sign * n
 
 
 def resolve_scalar(v):
@@ -116,35 +105,8 @@ def _strip_comment(s):
     return s.rstrip()
 
 
-_ESC = {"n": "\n", "t": "\t", "r": "\r", "0": "\0", "\\": "\\", '"': '"', "/": "/", " ": " ", "a": "\a",
-        "b": "\b", "e": "\x1b", "f": "\f", "v": "\v", "\t": "\t", "N": "\x85", "_": "\xa0",
-        "L": "\u2028", "P": "\u2029"}
-
-
 def _dq_unescape(body, lineno):
-    out, i = [], 0
-    while i < len(body):
-        c = body[i]
-        if c != "\\":
-            out.append(c)
-            i += 1
-            continue
-        if i + 1 >= len(body):
-            raise YamlError("yaml: line %d: found unknown escape character while parsing a quoted scalar" % lineno)
-        n = body[i + 1]
-        if n in _ESC:
-            out.append(_ESC[n])
-            i += 2
-        elif n in "xuU":
-            w = {"x": 2, "u": 4, "U": 8}[n]
-            h = body[i + 2:i + 2 + w]
-            if len(h) != w or not re.match(r"^[0-9a-fA-F]+$", h):
-                raise YamlError("yaml: line %d: did not find expected hexdecimal number" % lineno)
-            out.append(chr(int(h, 16)))
-            i += 2 + w
-        else:
-            raise YamlError("yaml: line %d: found unknown escape character while parsing a quoted scalar" % lineno)
-    return "".join(out)
+    return yamlscalar.unescape_double_quoted(body, lineno, YamlError, prefix="yaml: ")
 
 
 def _fold_quoted(parts):
