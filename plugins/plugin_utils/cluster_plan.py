@@ -37,9 +37,13 @@ def plan_clusters(nodes: list[dict[str, Any]]) -> dict[str, Any]:
     ``node_name``, ``api_endpoint`` (the cluster_api_endpoint it was given) and
     ``token_fingerprint`` (a hash of cluster_token, never the token itself).
 
-    Returns ``{"clusters": {name: {...}}, "errors": [str, ...]}``. Hosts keep the
-    order the inventory gives them, so the first server is stable across runs.
+    Returns ``{"clusters": {name: {...}}, "errors": [str, ...]}``. Hosts are put in
+    inventory order by their ``order`` (``[rank, index]``: servers, agents, load
+    balancers, datastores, each in its group's order; records without it keep the
+    order given, after the others), so the first server is stable across runs.
     """
+    # Inventory order, not play order: the first server listed creates the cluster.
+    nodes = sorted(nodes, key=lambda n: tuple(int(x) for x in (n.get("order") or [4, 0])))
     errors: list[str] = []
     clusters: "OrderedDict[str, dict[str, Any]]" = OrderedDict()
     services: list[tuple[str, str, dict[str, Any]]] = []

@@ -209,3 +209,10 @@ def test_node_flags_read_text_and_bools(value: object, expected: bool) -> None:
     plan = plan_clusters([node("s1", container=value, swap_off=value, allow_cgroup_v1=value)])
     view = plan["clusters"]["default"]["nodes"]["s1"]
     assert view["container"] is expected and view["swap_off"] is expected and view["allow_cgroup_v1"] is expected
+
+
+def test_inventory_order_not_play_order_decides_the_first_server() -> None:
+    plan = plan_clusters([node("w1", roles=("agent",), order=[1, 0]), node("s2", order=[0, 1]),
+                          node("lb", roles=("loadbalancer",), order=[2, 0]), node("s1", order=[0, 0])])
+    cluster = plan["clusters"]["default"]
+    assert cluster["first_server"] == "s1" and cluster["servers"] == ["s1", "s2"] and cluster["hosts"][-1] == "w1"
