@@ -8,6 +8,7 @@ it) and returns the clusters plus a list of human-readable errors. No I/O.
 """
 from __future__ import annotations
 
+import ipaddress
 import re
 from collections import OrderedDict
 from typing import Any
@@ -54,6 +55,8 @@ def plan_clusters(nodes: list[dict[str, Any]]) -> dict[str, Any]:
         if not name:
             _err(errors, f"{host}: cluster_name is empty; give every host the name of the cluster it belongs to.")
             continue
+        for problem in host_input_errors(node):
+            _err(errors, f"{host}: {problem}")
         service = [r for r in node.get("roles", []) if r in SERVICE_ROLES]
         roles = [r for r in node.get("roles", []) if r in ROLES]
         if service and not roles:
@@ -180,6 +183,68 @@ def plan_clusters(nodes: list[dict[str, Any]]) -> dict[str, Any]:
             "release_keys": sorted({str(n.get("release_key") or "") for n in nodes
                                     if n.get("distribution") == "k3s" and n.get("release_key")
                                     and set(n.get("roles", [])) & set(ROLES)})}
+
+
+_DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$")
+_HOSTNAME = re.compile(r"^(?=.{1,253}$)[A-Za-z0-9]([-A-Za-z0-9]{0,61}[A-Za-z0-9])?(\.[A-Za-z0-9]([-A-Za-z0-9]{0,61}[A-Za-z0-9])?)*\.?$")
+# Directories a host record may carry, by the variable that sets them.
+_PATHS = (("k3s_data_dir", "cluster_k3s_data_dir"), ("k3s_bin_dir", "cluster_k3s_bin_dir"),
+          ("pki_dir", "cluster_pki_dir"))
+
+
+def dns_label_suggestion(name: str) -> str:
+    """The closest DNS label to ``name``: lower case, other characters as dashes, trimmed to 63."""
+    label = re.sub(r"[^a-z0-9-]+", "-", name.lower()).strip("-")[:63].strip("-")
+    return label or "default"
+
+
+def endpoint_error(endpoint: str) -> str:
+    """Why ``endpoint`` is not a host name or IP address for cluster_api_endpoint, or '' when it is one."""
+    value = endpoint.strip()
+    if not value:
+        return ""
+    if "://" in value:
+        return ("it carries a scheme; give the host name or address alone (the collection builds "
+                "https://<endpoint>:<cluster_api_port> itself)")
+    if "/" in value:
+        return "it carries a path; give the host name or address alone"
+    if value.startswith("["):
+        inner, _, rest = value[1:].partition("]")
+        if rest:
+            return "it carries a port; set the port in cluster_api_port and give the address alone"
+        value = inner
+    try:
+        ipaddress.ip_address(value)
+        return ""
+    except ValueError:
+        pass
+    if value.count(":") == 1:
+        return "it carries a port; set the port in cluster_api_port and give the host name or address alone"
+    if ":" in value:
+        return "it is not a valid IPv6 address"
+    if not _HOSTNAME.match(value) or value.replace(".", "").isdigit():
+        return "it is neither a DNS name (letters, digits, dashes and dots) nor an IP address"
+    return ""
+
+
+def host_input_errors(node: dict[str, Any]) -> list[str]:
+    """Problems of one host's own inputs: the cluster name, the API endpoint, the node paths."""
+    problems: list[str] = []
+    name = str(node.get("cluster") or "")
+    if not _DNS_LABEL.match(name):
+        problems.append(f"cluster_name is {name!r}, but it becomes a kubeconfig context, a directory and a label, "
+                        "so it must be a DNS label (lower-case letters, digits and dashes, at most 63, starting "
+                        f"and ending with a letter or digit); for example {dns_label_suggestion(name)!r}.")
+    endpoint = str(node.get("api_endpoint") or "")
+    why = endpoint_error(endpoint)
+    if why:
+        problems.append(f"cluster_api_endpoint is {endpoint!r}, but {why}.")
+    for key, var in _PATHS:
+        value = node.get(key)
+        if value is not None and not str(value).startswith("/"):
+            problems.append(f"{var} is {value!r}, but it must be an absolute path (starting with /), "
+                            f"such as {'/' + str(value).lstrip('./') if str(value).strip('./') else '/var/lib/rancher/k3s'!r}.")
+    return problems
 
 
 def _node_view(node: dict[str, Any], role: str) -> dict[str, Any]:

@@ -1,10 +1,16 @@
 from __future__ import annotations
 
+import typing as t
 from typing import Any
 
 import pytest
 
-from ansible_collections.kubeforge.cluster.plugins.plugin_utils.cluster_plan import finish_plan, plan_clusters, summary_table
+from ansible_collections.kubeforge.cluster.plugins.plugin_utils.cluster_plan import (
+    endpoint_error,
+    finish_plan,
+    plan_clusters,
+    summary_table,
+)
 
 
 def node(host: str, cluster: str = "default", roles: tuple[str, ...] = ("server",), **extra: Any) -> dict[str, Any]:
@@ -216,3 +222,80 @@ def test_inventory_order_not_play_order_decides_the_first_server() -> None:
                           node("lb", roles=("loadbalancer",), order=[2, 0]), node("s1", order=[0, 0])])
     cluster = plan["clusters"]["default"]
     assert cluster["first_server"] == "s1" and cluster["servers"] == ["s1", "s2"] and cluster["hosts"][-1] == "w1"
+
+
+@pytest.mark.parametrize("endpoint", ["k8s.example.net", "lb-1", "10.0.0.10", "fd00::10", "[fd00::10]",
+                                      "K8S.Example.NET.", ""])
+def test_endpoints_that_are_a_host_or_an_address(endpoint: str) -> None:
+    assert endpoint_error(endpoint) == ""
+    assert not [e for e in plan_clusters([node("s1", api_endpoint=endpoint)])["errors"] if "cluster_api_endpoint" in e]
+
+
+@pytest.mark.parametrize("endpoint, why", [
+    ("https://k8s.example.net", "carries a scheme"),
+    ("https://k8s.example.net:6443/", "carries a scheme"),
+    ("k8s.example.net/api", "carries a path"),
+    ("k8s.example.net:6443", "carries a port; set the port in cluster_api_port"),
+    ("10.0.0.10:6443", "carries a port"),
+    ("[fd00::10]:6443", "carries a port"),
+    ("fd00::zz", "not a valid IPv6 address"),
+    ("k8s_example.net", "neither a DNS name"),
+    ("-lb.example.net", "neither a DNS name"),
+    ("10.0.0.300", "neither a DNS name"),
+])
+def test_endpoints_with_more_than_a_host_are_refused(endpoint: str, why: str) -> None:
+    errors = plan_clusters([node("s1", api_endpoint=endpoint)])["errors"]
+    assert any(e.startswith(f"s1: cluster_api_endpoint is {endpoint!r}, but it") and why in e for e in errors), errors
+
+
+@pytest.mark.parametrize("name, suggestion", [("Store_12", "store-12"), ("edge.eu", "edge-eu"),
+                                              ("-x-", "x"), ("a" * 70, "a" * 63), ("__", "default")])
+def test_cluster_names_must_be_dns_labels(name: str, suggestion: str) -> None:
+    errors = plan_clusters([node("s1", cluster=name)])["errors"]
+    assert any(f"s1: cluster_name is {name!r}" in e and f"for example {suggestion!r}" in e for e in errors), errors
+
+
+@pytest.mark.parametrize("name", ["default", "store-12", "a", "edge-eu-1", "a" * 63])
+def test_dns_label_cluster_names_are_accepted(name: str) -> None:
+    assert plan_clusters([node("s1", cluster=name)])["errors"] == []
+
+
+@pytest.mark.parametrize("key, var", [("k3s_data_dir", "cluster_k3s_data_dir"), ("k3s_bin_dir", "cluster_k3s_bin_dir"),
+                                      ("pki_dir", "cluster_pki_dir")])
+def test_node_paths_must_be_absolute(key: str, var: str) -> None:
+    errors = plan_clusters([node("s1", **{key: "var/lib/rancher"})])["errors"]
+    assert any(f"s1: {var} is 'var/lib/rancher', but it must be an absolute path" in e
+               and "such as '/var/lib/rancher'" in e for e in errors), errors
+    assert plan_clusters([node("s1", **{key: "/srv/k3s"})])["errors"] == []
+
+
+_HOSTS = ["k8s.example.net", "api", "edge-12.store.example", "10.1.2.3", "192.168.0.1", "fd00::1", "2001:db8::10"]
+_GENERATED = [(f"[{h}]" if ":" in h else h) for h in _HOSTS]
+
+
+@pytest.mark.parametrize("host", _GENERATED)
+@pytest.mark.parametrize("scheme, port, path, why", [
+    ("https://", "", "", "scheme"), ("http://", ":6443", "", "scheme"), ("tcp://", "", "/", "scheme"),
+    ("", ":6443", "", "port"), ("", ":443", "", "port"), ("", "", "/k8s", "path"), ("", ":6443", "/k8s", "path"),
+])
+def test_generated_endpoints_with_a_scheme_port_or_path(host: str, scheme: str, port: str, path: str,
+                                                         why: str) -> None:
+    """Every host form, each decorated the ways users get it wrong: refused, and the bare neighbour accepted."""
+    assert why in endpoint_error(scheme + host + port + path)
+    assert endpoint_error(host) == ""
+
+
+_LABELS = ["default", "edge", "store-12", "a1", "z" * 63]
+
+
+@pytest.mark.parametrize("label", _LABELS)
+@pytest.mark.parametrize("decorate", [str.upper, lambda s: s + "_x", lambda s: "-" + s, lambda s: s + ".eu",
+                                      lambda s: s + " ", lambda s: s + "z" * 64])
+def test_generated_cluster_names(label: str, decorate: t.Callable[[str], str]) -> None:
+    """A valid label is accepted; each way of spoiling it is refused with a suggestion that is itself valid."""
+    assert plan_clusters([node("s1", cluster=label)])["errors"] == []
+    bad = decorate(label)
+    errors = [e for e in plan_clusters([node("s1", cluster=bad)])["errors"] if "cluster_name is" in e]
+    assert errors, bad
+    suggestion = errors[0].rsplit("for example ", 1)[1].strip(".'")
+    assert plan_clusters([node("s1", cluster=suggestion)])["errors"] == [], suggestion
