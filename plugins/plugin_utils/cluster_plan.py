@@ -160,8 +160,14 @@ def plan_clusters(nodes: list[dict[str, Any]]) -> dict[str, Any]:
                                  "or 7 servers, or set cluster_allow_unsafe_etcd_size: true to accept the risk "
                                  "(for example while growing a cluster).")
             elif cluster["datastore"] == "external":
-                missing = [n["host"] for n in nodes if n.get("cluster") == name and "server" in n.get("roles", [])
-                           and not n.get("datastore_endpoint_set")]
+                servers = [n for n in nodes if n.get("cluster") == name and "server" in n.get("roles", [])]
+                for server in servers:
+                    # A user and password are needed when the collection provisions the database.
+                    found = server.get("datastore_credential_problems" if cluster["datastores"]
+                                       else "datastore_problems") or []
+                    for problem in found:
+                        _err(errors, f"{server['host']}: cluster_datastore_endpoint {problem}.")
+                missing = [n["host"] for n in servers if not n.get("datastore_endpoint_set")]
                 if missing:
                     _err(errors, f"cluster '{name}': cluster_datastore is 'external' but cluster_datastore_endpoint is "
                                  f"empty on {', '.join(missing)}. Set it for the cluster, for example "

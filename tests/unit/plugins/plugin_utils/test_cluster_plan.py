@@ -299,3 +299,19 @@ def test_generated_cluster_names(label: str, decorate: t.Callable[[str], str]) -
     assert errors, bad
     suggestion = errors[0].rsplit("for example ", 1)[1].strip(".'")
     assert plan_clusters([node("s1", cluster=suggestion)])["errors"] == [], suggestion
+
+
+def test_external_endpoint_problems_are_reported_per_server() -> None:
+    problem = "postgres://k3s:****@db:5432/k3s: the user or password holds '@'"
+    plan = plan_clusters([node("s1", datastore="external", datastore_endpoint_set=True,
+                               datastore_problems=[problem], datastore_credential_problems=[problem, "creds"])])
+    assert f"s1: cluster_datastore_endpoint {problem}." in plan["errors"]
+    assert not any("creds" in e for e in plan["errors"]), "no datastore host: credentials are the user's business"
+
+
+def test_credentials_are_required_when_the_collection_provisions_the_database() -> None:
+    plan = plan_clusters([node("s1", datastore="external", datastore_endpoint_set=True, datastore_problems=[],
+                               datastore_credential_problems=["postgres://db:5432/k3s: the user and the password are "
+                                                              "missing"]),
+                          node("db1", datastore="external", roles=("datastore",))])
+    assert "s1: cluster_datastore_endpoint postgres://db:5432/k3s: the user and the password are missing." in plan["errors"]
