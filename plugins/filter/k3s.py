@@ -25,6 +25,7 @@ from ansible_collections.kubeforge.cluster.plugins.plugin_utils.k3s_release impo
 from ansible_collections.kubeforge.cluster.plugins.plugin_utils.k3s_token import (
     K3sTokenError,
     k3s_token_secret,
+    token_problems,
 )
 
 
@@ -49,6 +50,7 @@ class FilterModule:
             'k3s_asset': as_filter(k3s_asset, release_errors),
             'sha256_for': as_filter(_sha256_for, release_errors),
             'k3s_token_secret': as_filter(k3s_token_secret, token_errors),
+            'k3s_token_problems': as_filter(token_problems, token_errors),
             'k3s_config_errors': as_filter(_k3s_config_errors, config_errors),
             'k3s_critical_differences': as_filter(critical_differences, config_errors),
         }

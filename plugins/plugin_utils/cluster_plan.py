@@ -112,11 +112,19 @@ def plan_clusters(nodes: list[dict[str, Any]]) -> dict[str, Any]:
     members = [n for n in nodes if set(n.get("roles", [])) & set(ROLES)]
     by_node_name: dict[tuple[str, str], str] = {}
     for node in members:
-        key = (str(node.get("cluster")), str(node.get("node_name") or node["host"]))
+        name = str(node.get("node_name") or node["host"])
+        problem = node_name_error(name)
+        if problem:
+            _err(errors, f"{node['host']}: the node would register as {name!r}, but {problem}. Set node-name in "
+                         "k3s_server_config or k3s_agent_config (K3s), or give the host a valid host name.")
+        # The kubelet lowercases the name it registers with.
+        key = (str(node.get("cluster")), name.lower())
         if key in by_node_name and by_node_name[key] != node["host"]:
             _err(errors, f"cluster '{key[0]}': hosts {by_node_name[key]} and {node['host']} would both register "
                          f"as node '{key[1]}'; give one of them another hostname or node name.")
         by_node_name.setdefault(key, node["host"])
+        for text in node.get("token_problems") or []:
+            _err(errors, f"{node['host']}: {text}")
 
     tokens: dict[str, dict[str, list[str]]] = {}
     for node in members:
@@ -136,8 +144,16 @@ def plan_clusters(nodes: list[dict[str, Any]]) -> dict[str, Any]:
             _err(errors, f"cluster '{name}': cluster_distribution must be one of {', '.join(DISTRIBUTIONS)}, "
                          f"not {cluster['distribution']!r}.")
         if not cluster["servers"]:
-            _err(errors, f"cluster '{name}': no server; hosts {', '.join(cluster['agents'])} are agents of a cluster "
-                         "without a control plane. Add at least one host of the cluster to the server group.")
+            left_out = sorted({str(n.get("inventory_first_server")) for n in members
+                               if n.get("cluster") == name and n.get("inventory_first_server")})
+            if left_out:
+                _err(errors, f"cluster '{name}': no server of the cluster is in this run (its first server is "
+                             f"{left_out[0]}); hosts {', '.join(cluster['agents'])} need one to join. Include the "
+                             "servers (widen --limit or cluster_hosts).")
+            else:
+                _err(errors, f"cluster '{name}': no server; hosts {', '.join(cluster['agents'])} are agents of a "
+                             "cluster without a control plane. Add at least one host of the cluster to the server "
+                             "group.")
             continue
         if len(cluster["api_endpoints"]) > 1:
             _err(errors, f"cluster '{name}': cluster_api_endpoint differs between hosts "
@@ -175,6 +191,21 @@ def plan_clusters(nodes: list[dict[str, Any]]) -> dict[str, Any]:
         elif cluster["distribution"] == "kubeadm":
             _kubeadm_errors(errors, name, cluster, [n for n in nodes if n.get("cluster") == name])
         first = cluster["servers"][0]
+        expected = sorted({str(n.get("inventory_first_server")) for n in members
+                           if n.get("cluster") == name and n.get("inventory_first_server")})
+        if expected and first not in expected:
+            _err(errors, f"cluster '{name}': its first server, {expected[0]} (the first host of the cluster in the "
+                         f"server group), is not in this run, so {first} would be taken for it and create a cluster "
+                         f"of its own. Include {expected[0]} (widen --limit or cluster_hosts), or list another "
+                         "server first in the server group to make it the first server.")
+        mismatched = [n for n in nodes if n.get("cluster") == name and _flag(n.get("token_mismatch"))]
+        if mismatched:
+            where = mismatched[0]
+            _err(errors, f"cluster '{name}': cluster_token differs from the token the cluster was created with "
+                         f"(stored in {where.get('k3s_data_dir') or '/var/lib/rancher/k3s'}/server/token on "
+                         f"{where['host']}). K3s encrypts its bootstrap data with that token and would refuse to "
+                         "start. Put the original token back in cluster_token, or leave cluster_token empty to keep "
+                         "the existing one.")
         cluster["first_server"] = first
         cluster["api_endpoint"] = cluster["api_endpoints"][0] if cluster["api_endpoints"] else address_of[first]
         cluster["api_port"] = _api_port(errors, name, cluster["api_ports"])
@@ -196,6 +227,23 @@ _HOSTNAME = re.compile(r"^(?=.{1,253}$)[A-Za-z0-9]([-A-Za-z0-9]{0,61}[A-Za-z0-9]
 # Directories a host record may carry, by the variable that sets them.
 _PATHS = (("k3s_data_dir", "cluster_k3s_data_dir"), ("k3s_bin_dir", "cluster_k3s_bin_dir"),
           ("pki_dir", "cluster_pki_dir"))
+
+
+_SUBDOMAIN_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
+
+
+def node_name_error(name: str) -> str:
+    """Why the kubelet would refuse ``name`` as a node name (it lowercases it first), or ''."""
+    lowered = name.strip().lower()
+    if not lowered:
+        return "it is empty"
+    if len(lowered) > 253:
+        return "it is longer than 253 characters"
+    bad = [label for label in lowered.split(".") if not _SUBDOMAIN_LABEL.match(label) or len(label) > 63]
+    if bad:
+        return ("Kubernetes node names are DNS subdomains: labels of lower-case letters, digits and dashes, at most "
+                f"63 each, starting and ending with a letter or digit, joined by dots ({bad[0]!r} is not one)")
+    return ""
 
 
 def dns_label_suggestion(name: str) -> str:

@@ -12,6 +12,7 @@ lookup plugin.
 
 from __future__ import annotations
 
+import difflib
 import json
 import typing as t
 from urllib.parse import quote, unquote, urljoin, urlsplit
@@ -113,9 +114,12 @@ def latest_from_list(channels: list[dict[str, t.Any]], name: str) -> str | None:
 def unknown_channel_message(name: str, channel_url: str, names: list[str]) -> str:
     """Word the error for a channel the server does not know."""
     known = ', '.join(names) if names else '(the server listed none)'
+    # Named channels only: 'v1.99' is a minor that does not exist, not a typo of 'v1.34'.
+    close = difflib.get_close_matches(name.lower(), [n for n in names if not n.startswith('v')], n=1, cutoff=0.6)
+    hint = " Did you mean '%s'?" % close[0] if close else ''
     return (
-        "K3s channel '%s' is not known to %s; known channels: %s. Set cluster_k3s_version to one of "
-        'them or to a pinned version such as %s.' % (name, channel_url, known, PINNED_EXAMPLE)
+        "K3s channel '%s' is not known to %s; known channels: %s.%s Set cluster_k3s_version to one of "
+        'them or to a pinned version such as %s.' % (name, channel_url, known, hint, PINNED_EXAMPLE)
     )
 
 

@@ -9,6 +9,7 @@ reused from lookups and filters alike.
 
 from __future__ import annotations
 
+import difflib
 import re
 import typing as t
 
@@ -146,6 +147,13 @@ def _version_hint(value: str) -> str:
         return " K3s tags carry a '+k3sN' suffix; did you mean '%s+k3s1'?" % core
     if re.match(r'^\d+\.\d+$', value):
         return " Did you mean the channel 'v%s'?" % value
+    lowered = value.lower()
+    if lowered != value and (lowered in NAMED_CHANNELS or MINOR_CHANNEL_RE.match(lowered)
+                             or PINNED_VERSION_RE.match(lowered)):
+        return " Versions and channels are lower case; did you mean '%s'?" % lowered
+    close = difflib.get_close_matches(lowered, NAMED_CHANNELS, n=1, cutoff=0.6)
+    if close:
+        return " Did you mean the channel '%s'?" % close[0]
     return ''
 
 

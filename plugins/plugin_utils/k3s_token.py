@@ -64,3 +64,31 @@ def parse_k3s_token(value: str) -> dict[str, str]:
 def k3s_token_secret(value: str) -> str:
     """Return the password part of a K3s token (the bare token itself when short)."""
     return parse_k3s_token(value)['password']
+
+
+def token_problems(value: object) -> list[str]:
+    """What is wrong with a cluster_token as written in the inventory; [] when K3s will take it.
+
+    Never repeats the token. An empty value is fine (the collection generates one).
+    """
+    if value is None or value == '':
+        return []
+    if isinstance(value, bool) or not isinstance(value, str):
+        kind = type(value).__name__
+        return ['cluster_token is a YAML %s, not text: YAML may already have changed it (a leading 0 makes an octal '
+                'number, 1e3 a float). Quote it in the inventory (cluster_token: "..."), better from Ansible Vault.'
+                % kind]
+    if not value.strip():
+        return ['cluster_token is blank (only white space); leave it empty to have a token generated, or set a secret.']
+    if any(c.isspace() for c in value.strip()):
+        return ['cluster_token holds white space or a line break; K3s reads the token as one word, so remove it (a '
+                'token read from a file often ends with a newline: use its content trimmed).']
+    if value != value.strip():
+        return ['cluster_token starts or ends with white space or a line break; remove it (a token read from a file '
+                'often ends with a newline).']
+    try:
+        parse_k3s_token(value)
+    except K3sTokenError as exc:
+        return ['cluster_token looks like a full K3s token (it starts with K10) but is not well-formed: %s Give the '
+                'whole K10...::server:... line of the server/token file, or only the password part.' % exc]
+    return []

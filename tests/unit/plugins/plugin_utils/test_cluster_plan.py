@@ -8,6 +8,7 @@ import pytest
 from ansible_collections.kubeforge.cluster.plugins.plugin_utils.cluster_plan import (
     endpoint_error,
     finish_plan,
+    node_name_error,
     plan_clusters,
     summary_table,
 )
@@ -315,3 +316,50 @@ def test_credentials_are_required_when_the_collection_provisions_the_database() 
                                                               "missing"]),
                           node("db1", datastore="external", roles=("datastore",))])
     assert "s1: cluster_datastore_endpoint postgres://db:5432/k3s: the user and the password are missing." in plan["errors"]
+
+
+def test_a_limited_run_without_the_first_server_is_refused() -> None:
+    plan = plan_clusters([node("s2", inventory_first_server="s1", datastore="etcd", allow_unsafe_etcd_size=True),
+                          node("w1", roles=("agent",), inventory_first_server="s1", datastore="etcd",
+                               allow_unsafe_etcd_size=True)])
+    assert any("its first server, s1 (the first host of the cluster in the server group), is not in this run, so s2"
+               in e and "widen --limit or cluster_hosts" in e for e in plan["errors"]), plan["errors"]
+    whole = plan_clusters([node("s1", inventory_first_server="s1"), node("w1", roles=("agent",),
+                                                                         inventory_first_server="s1")])
+    assert whole["errors"] == []
+
+
+def test_agents_alone_are_told_the_servers_are_left_out() -> None:
+    plan = plan_clusters([node("w1", roles=("agent",), inventory_first_server="s1")])
+    assert any("no server of the cluster is in this run (its first server is s1)" in e for e in plan["errors"])
+
+
+def test_a_token_that_differs_from_the_running_cluster_is_refused() -> None:
+    plan = plan_clusters([node("s1", token_mismatch=True, k3s_data_dir="/srv/k3s")])
+    assert any("cluster_token differs from the token the cluster was created with (stored in "
+               "/srv/k3s/server/token on s1)" in e for e in plan["errors"])
+    assert plan_clusters([node("s1", token_mismatch=False)])["errors"] == []
+
+
+def test_token_problems_are_reported_per_host() -> None:
+    plan = plan_clusters([node("s1", token_problems=["cluster_token is blank (only white space); leave it empty"])])
+    assert "s1: cluster_token is blank (only white space); leave it empty" in plan["errors"]
+
+
+@pytest.mark.parametrize("name", ["node-1", "Node-1", "edge-1.store.example", "a" * 63, "k3s-agent-07"])
+def test_valid_node_names(name: str) -> None:
+    assert node_name_error(name) == ""
+
+
+@pytest.mark.parametrize("name, why", [("node_1", "'node_1' is not one"), ("-node", "'-node' is not one"),
+                                       ("a" * 64, "is not one"), ("edge..eu", "'' is not one"),
+                                       ("x" * 254, "longer than 253")])
+def test_invalid_node_names_are_refused_with_the_setting_to_change(name: str, why: str) -> None:
+    errors = plan_clusters([node("s1", node_name=name)])["errors"]
+    assert any(e.startswith(f"s1: the node would register as {name!r}, but") and why in e
+               and "Set node-name in k3s_server_config or k3s_agent_config" in e for e in errors), errors
+
+
+def test_node_names_are_unique_however_they_are_written() -> None:
+    plan = plan_clusters([node("s1", node_name="Edge-1"), node("w1", roles=("agent",), node_name="edge-1")])
+    assert any("hosts s1 and w1 would both register as node 'edge-1'" in e for e in plan["errors"])

@@ -136,3 +136,9 @@ def test_unreachable_message_names_url_reason_and_remedy():
     assert 'https://update.k3s.io/v1-release/channels/stable' in message
     assert 'Connection refused' in message
     assert 'mirror' in message and 'pinned version' in message
+
+
+def test_unknown_channel_suggests_a_close_named_channel_only() -> None:
+    names = ["stable", "latest", "testing", "v1.34"]
+    assert "Did you mean 'stable'?" in unknown_channel_message("stabel", "http://x", names)
+    assert "Did you mean" not in unknown_channel_message("v1.99", "http://x", names)

@@ -154,3 +154,20 @@ def test_upstream_arm_key_maps_to_the_armhf_build() -> None:
     from ansible_collections.kubeforge.cluster.plugins.plugin_utils.k3s_release import k3s_asset
     assert k3s_asset('arm')['binary'] == 'k3s-armhf'
     assert k3s_asset('arm') == k3s_asset('armv7l')
+
+
+@pytest.mark.parametrize("value, hint", [
+    ("Stable", "did you mean 'stable'?"), ("LATEST", "did you mean 'latest'?"), ("V1.35", "did you mean 'v1.35'?"),
+    ("V1.35.1+K3S1", "did you mean 'v1.35.1+k3s1'?"), ("stabel", "Did you mean the channel 'stable'?"),
+    ("lastest", "Did you mean the channel 'latest'?"),
+])
+def test_near_miss_versions_get_the_closest_valid_value(value: str, hint: str) -> None:
+    with pytest.raises(K3sReleaseError) as err:
+        classify_k3s_version(value)
+    assert hint in str(err.value)
+
+
+def test_far_off_versions_get_no_guess() -> None:
+    with pytest.raises(K3sReleaseError) as err:
+        classify_k3s_version("nightly-build-42")
+    assert "Did you mean" not in str(err.value) and "did you mean" not in str(err.value)

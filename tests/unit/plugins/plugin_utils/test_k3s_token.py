@@ -10,6 +10,7 @@ from ansible_collections.kubeforge.cluster.plugins.plugin_utils.k3s_token import
     K3sTokenError,
     k3s_token_secret,
     parse_k3s_token,
+    token_problems,
 )
 
 CA_HASH = '5f6b8e3e2d8a4c1b9f0e7d6c5b4a39281706f5e4d3c2b1a09f8e7d6c5b4a3928'
@@ -65,3 +66,21 @@ def test_errors_do_not_leak_the_password():
 def test_empty_or_not_a_string(value):
     with pytest.raises(K3sTokenError):
         k3s_token_secret(value)
+
+
+@pytest.mark.parametrize("value", ["", None, "s3cret-token", "K10" + "a" * 64 + "::server:s3cret", "abcdef.0123456789abcdef"])
+def test_usable_tokens_have_no_problems(value: object) -> None:
+    assert token_problems(value) == []
+
+
+@pytest.mark.parametrize("value, message", [
+    (12345, "is a YAML int, not text"), (1.5e3, "is a YAML float"), (True, "is a YAML bool"),
+    ("   ", "is blank"), ("s3cret token", "holds white space or a line break"), ("s3cret\ntoken", "line break"),
+    ("s3cret\n", "ends with white space or a line break"),
+    ("K10" + "a" * 10 + "::server:s3cret", "invalid token CA hash length"),
+    ("K10" + "a" * 64 + "::admin:s3cret", "invalid token format"),
+])
+def test_token_problems_say_how_to_fix_without_the_token(value: object, message: str) -> None:
+    problems = token_problems(value)
+    assert len(problems) == 1 and message in problems[0]
+    assert "s3cret" not in problems[0]
