@@ -126,6 +126,16 @@ def plan_clusters(nodes: list[dict[str, Any]]) -> dict[str, Any]:
         for text in node.get("token_problems") or []:
             _err(errors, f"{node['host']}: {text}")
 
+    machines: dict[str, list[str]] = {}
+    for node in members:
+        if node.get("machine_id"):
+            machines.setdefault(str(node["machine_id"]), []).append(node["host"])
+    for machine_id, hosts in machines.items():
+        if len(hosts) > 1:
+            _err(errors, f"hosts {', '.join(hosts)} are one machine (the same machine-id, {machine_id}); list each "
+                         "machine once in the inventory. A clone of a VM template keeps the template's machine-id: "
+                         "give each clone its own (rm /etc/machine-id && systemd-machine-id-setup).")
+
     tokens: dict[str, dict[str, list[str]]] = {}
     for node in members:
         fingerprint = node.get("token_fingerprint") or ""

@@ -59,6 +59,11 @@ for unit in systemd-udevd.service systemd-udev-trigger.service getty@tty1.servic
   ln -sf /dev/null "$work/rootfs/etc/systemd/system/$unit"
 done
 echo "deb $mirror $suite main" > "$work/rootfs/etc/apt/sources.list"
+# No machine-id of its own: systemd makes a new one when each container boots, as on a
+# freshly installed machine, so every node is a distinct machine to Kubernetes (and to
+# the plan, which refuses one machine listed twice under two inventory names).
+: > "$work/rootfs/etc/machine-id"
+rm -f "$work/rootfs/var/lib/dbus/machine-id"
 
 tar -C "$work/rootfs" -c . | docker import \
   -c 'CMD ["/lib/systemd/systemd"]' \

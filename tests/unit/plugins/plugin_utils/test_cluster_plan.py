@@ -363,3 +363,12 @@ def test_invalid_node_names_are_refused_with_the_setting_to_change(name: str, wh
 def test_node_names_are_unique_however_they_are_written() -> None:
     plan = plan_clusters([node("s1", node_name="Edge-1"), node("w1", roles=("agent",), node_name="edge-1")])
     assert any("hosts s1 and w1 would both register as node 'edge-1'" in e for e in plan["errors"])
+
+
+def test_one_machine_under_two_inventory_names_is_refused() -> None:
+    plan = plan_clusters([node("s1", machine_id="abc"), node("w1", roles=("agent",), machine_id="abc", node_name="w1")])
+    assert any("hosts s1, w1 are one machine (the same machine-id, abc)" in e for e in plan["errors"])
+    other = plan_clusters([node("s1", machine_id="abc"), node("w1", roles=("agent",), machine_id="def")])
+    assert other["errors"] == []
+    unknown = plan_clusters([node("s1", machine_id=""), node("w1", roles=("agent",), machine_id="")])
+    assert unknown["errors"] == []
