@@ -14,7 +14,6 @@ is written once. Pure functions: no file or network access.
 """
 from __future__ import annotations
 
-import ipaddress
 import re
 import typing as t
 from collections.abc import Mapping
@@ -23,6 +22,7 @@ from ansible_collections.kubeforge.cluster.plugins.module_utils.kubeadm_token im
     BOOTSTRAP_TOKEN_PATTERN,
     is_bootstrap_token,
 )
+from ansible_collections.kubeforge.cluster.plugins.plugin_utils.cluster_networks import overlap_errors, parse_networks
 from ansible_collections.kubeforge.cluster.plugins.plugin_utils.dicts import deep_merge
 
 KUBEADM_API = "kubeadm.k8s.io/v1beta4"
@@ -63,34 +63,11 @@ def _arg_value(value: t.Any) -> str:
     return str(value)
 
 
-def _network(text: t.Any, what: str) -> ipaddress.IPv4Network | ipaddress.IPv6Network:
-    try:
-        return ipaddress.ip_network(str(text), strict=True)
-    except ValueError as exc:
-        raise KubeadmConfigError("%s %r is not a network in CIDR form such as 10.244.0.0/16 (%s)"
-                                 % (what, text, exc)) from exc
-
-
 def network_errors(pod_subnet: str, service_subnet: str) -> list[str]:
     """What is wrong with the pod and service subnets (comma-separated for dual stack)."""
-    errors: list[str] = []
-    pods: list[t.Any] = []
-    services: list[t.Any] = []
-    for text, what, into in ((pod_subnet, "the pod subnet", pods), (service_subnet, "the service subnet", services)):
-        for part in [p.strip() for p in str(text or "").split(",") if p.strip()]:
-            try:
-                into.append(_network(part, what))
-            except KubeadmConfigError as exc:
-                errors.append(str(exc))
-        if not into and not errors:
-            example = "10.244.0.0/16" if "pod" in what else DEFAULT_SERVICE_SUBNET
-            errors.append("%s is empty; set it, for example %s" % (what, example))
-    for pod in pods:
-        for service in services:
-            if pod.version == service.version and pod.overlaps(service):
-                errors.append("the pod subnet %s and the service subnet %s overlap: pods and services would get the "
-                              "same addresses. Pick subnets that do not overlap." % (pod, service))
-    return errors
+    pods, errors = parse_networks(pod_subnet, "the pod subnet", "10.244.0.0/16")
+    services, service_errors = parse_networks(service_subnet, "the service subnet", DEFAULT_SERVICE_SUBNET)
+    return errors + service_errors + [e + "." for e in overlap_errors(pods, services)]
 
 
 def _check_endpoint(endpoint: str, what: str) -> None:
