@@ -13,7 +13,7 @@ import re
 from collections import OrderedDict
 from typing import Any
 
-from ansible_collections.kubeforge.cluster.plugins.plugin_utils.kubeadm_config import network_errors
+from ansible_collections.kubeforge.cluster.plugins.plugin_utils.cluster_networks import cluster_network_errors, node_blocks
 
 DISTRIBUTIONS = ("k3s", "kubeadm")
 DATASTORES = ("sqlite", "etcd", "external")
@@ -208,6 +208,8 @@ def plan_clusters(nodes: list[dict[str, Any]]) -> dict[str, Any]:
                          f"server group), is not in this run, so {first} would be taken for it and create a cluster "
                          f"of its own. Include {expected[0]} (widen --limit or cluster_hosts), or list another "
                          "server first in the server group to make it the first server.")
+        for problem in _network_errors(name, cluster, [n for n in members if n.get("cluster") == name]):
+            _err(errors, problem)
         mismatched = [n for n in nodes if n.get("cluster") == name and _flag(n.get("token_mismatch"))]
         if mismatched:
             where = mismatched[0]
@@ -309,6 +311,23 @@ def host_input_errors(node: dict[str, Any]) -> list[str]:
             problems.append(f"{var} is {value!r}, but it must be an absolute path (starting with /), "
                             f"such as {'/' + str(value).lstrip('./') if str(value).strip('./') else '/var/lib/rancher/k3s'!r}.")
     return problems
+
+
+def _network_errors(name: str, cluster: dict[str, Any], members: list[dict[str, Any]]) -> list[str]:
+    """The pod and service networks in effect, checked against the nodes (see cluster_networks)."""
+    first = next((n for n in members if n["host"] == cluster["servers"][0]), {})
+    addresses = {n["host"]: [a for a in (n.get("addresses") or []) if a] for n in members}
+    if cluster.get("distribution") == "k3s":
+        cni = "none" if first.get("flannel_backend") == "none" else "flannel"
+        return cluster_network_errors(name, "k3s", first.get("k3s_cluster_cidr") or "10.42.0.0/16",
+                                      first.get("k3s_service_cidr") or "10.43.0.0/16", addresses, node_blocks(cni))
+    if cluster.get("distribution") == "kubeadm":
+        # A block size that is not a number is refused with its own message by the cni role's checks.
+        size = str(first.get("calico_block_size") or "26").strip()
+        blocks = node_blocks(str(first.get("cni_plugin") or "flannel"), int(size) if size.isdigit() else 26)
+        return cluster_network_errors(name, "kubeadm", cluster.get("pod_cidr", ""), cluster.get("service_cidr", ""),
+                                      addresses, blocks)
+    return []
 
 
 def _node_view(node: dict[str, Any], role: str) -> dict[str, Any]:
@@ -421,9 +440,6 @@ def _kubeadm_errors(errors: list[str], name: str, cluster: dict[str, Any], nodes
             _err(errors, f"cluster '{name}': {var} differs between hosts ({', '.join(values)}); set it once for "
                          "the cluster.")
         cluster[key] = values[0] if values else ""
-    for problem in network_errors(cluster["pod_cidr"], cluster["service_cidr"]):
-        _err(errors, f"cluster '{name}': {problem} (cluster_pod_cidr: {cluster['pod_cidr']!r}, "
-                     f"cluster_service_cidr: {cluster['service_cidr']!r}).")
 
 
 def summary_table(cluster: dict[str, Any], context: str = "") -> str:

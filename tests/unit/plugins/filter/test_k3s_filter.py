@@ -18,7 +18,7 @@ SUMS = '%s  k3s\n%s  k3s-arm64\n' % ('a' * 64, 'b' * 64)
 
 def test_all_filters_exposed():
     assert sorted(FILTERS) == [
-        'k3s_asset', 'k3s_config_errors', 'k3s_critical_differences', 'k3s_token_secret', 'sha256_for',
+        'k3s_asset', 'k3s_config_errors', 'k3s_critical_differences', 'k3s_token_problems', 'k3s_token_secret', 'sha256_for',
     ]
 
 

@@ -71,7 +71,7 @@ def test_explicit_endpoint_wins() -> None:
      "stacked etcd, which needs an odd number"),
     ([kubeadm_node("c1", pod_cidr="10.96.0.0/16")],
      "the pod subnet 10.96.0.0/16 and the service subnet 10.96.0.0/12 overlap"),
-    ([kubeadm_node("c1", pod_cidr="10.244.0.0/33")], "cluster_pod_cidr: '10.244.0.0/33'"),
+    ([kubeadm_node("c1", pod_cidr="10.244.0.0/33")], "cluster_pod_cidr '10.244.0.0/33' is not a network"),
     ([kubeadm_node("c1"), kubeadm_node("w1", roles=("agent",), pod_cidr="10.32.0.0/16")],
      "cluster_pod_cidr differs between hosts"),
     ([node("s1", datastore="etcd")], "odd number of servers, 3 or more"),
@@ -372,3 +372,20 @@ def test_one_machine_under_two_inventory_names_is_refused() -> None:
     assert other["errors"] == []
     unknown = plan_clusters([node("s1", machine_id=""), node("w1", roles=("agent",), machine_id="")])
     assert unknown["errors"] == []
+
+
+def test_k3s_networks_are_checked_against_the_nodes() -> None:
+    plan = plan_clusters([node("s1", addresses=["10.42.3.4"]), node("w1", roles=("agent",), addresses=["10.0.0.9"])])
+    assert any("host s1 has the address 10.42.3.4, inside the pod subnet 10.42.0.0/16" in e for e in plan["errors"])
+    small = plan_clusters([node("s1", k3s_cluster_cidr="10.42.0.0/25")])
+    assert any("k3s_server_config cluster-cidr '10.42.0.0/25'" in e and "smaller than one per-node block /24" in e
+               for e in small["errors"]), small["errors"]
+    assert plan_clusters([node("s1", addresses=["10.0.0.5"])])["errors"] == []
+
+
+def test_kubeadm_networks_use_the_cni_block() -> None:
+    nodes = [kubeadm_node("c1", pod_cidr="10.244.0.0/24", cni_plugin="calico", calico_block_size=26, addresses=[])]
+    nodes += [kubeadm_node(f"w{i}", roles=("agent",), pod_cidr="10.244.0.0/24", addresses=[]) for i in range(5)]
+    plan = plan_clusters(nodes)
+    assert any("holds 4 per-node blocks of /26" in e and "the cluster has 6 nodes" in e for e in plan["errors"]), \
+        plan["errors"]
