@@ -57,6 +57,8 @@ def plan_clusters(nodes: list[dict[str, Any]]) -> dict[str, Any]:
             continue
         for problem in host_input_errors(node):
             _err(errors, f"{host}: {problem}")
+        for problem in (node.get("unknown_variables") or []) + (node.get("choice_problems") or []):
+            _err(errors, str(problem))
         service = [r for r in node.get("roles", []) if r in SERVICE_ROLES]
         roles = [r for r in node.get("roles", []) if r in ROLES]
         if service and not roles:

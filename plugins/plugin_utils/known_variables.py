@@ -137,3 +137,35 @@ def unknown_variable_errors(host: str, names: list[str], known: set[str], allowe
         errors.append("%s: %s is not a variable of kubeforge.cluster; %s (a variable you use yourself can be kept "
                       "by listing it in %s)" % (host, name, hint, EXTRA_VARIABLES))
     return errors
+
+
+def choice_specs(roles_dir: str) -> dict[str, tuple[str, list[t.Any], str]]:
+    """The options with fixed choices, by name: (type, choices, role), from every role's argument specs."""
+    found: dict[str, tuple[str, list[t.Any], str]] = {}
+    for role in sorted(os.listdir(roles_dir)):
+        specs = _load(os.path.join(roles_dir, role, "meta", "argument_specs.yml"))
+        entry_points = specs.get("argument_specs") if isinstance(specs, dict) else None
+        for entry_point in (entry_points or {}).values():
+            for name, option in ((entry_point or {}).get("options") or {}).items():
+                if isinstance(option, dict) and option.get("choices") and not str(name).startswith("_"):
+                    found.setdefault(str(name), (str(option.get("type") or "str"), list(option["choices"]), role))
+    return found
+
+
+def choice_problems(host: str, values: dict[str, t.Any], specs: dict[str, tuple[str, list[t.Any], str]]) -> list[str]:
+    """One line per variable whose value is not one of its choices (lists: per element), with the closest choice."""
+    problems: list[str] = []
+    for name in sorted(values):
+        if name not in specs:
+            continue
+        kind, choices, role = specs[name]
+        value = values[name]
+        given = value if kind == "list" and isinstance(value, list) else [value]
+        words = [str(choice) for choice in choices]
+        bad = [item for item in given if str(item) not in words]
+        for item in bad:
+            close = difflib.get_close_matches(str(item).lower(), words, n=1, cutoff=0.6)
+            hint = f" Did you mean {close[0]!r}?" if close else ""
+            problems.append(f"{host}: {name} is {item!r}, but it must be one of {', '.join(words)} "
+                            f"(ansible-doc -t role kubeforge.cluster.{role}).{hint}")
+    return problems

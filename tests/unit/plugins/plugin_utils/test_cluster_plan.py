@@ -389,3 +389,8 @@ def test_kubeadm_networks_use_the_cni_block() -> None:
     plan = plan_clusters(nodes)
     assert any("holds 4 per-node blocks of /26" in e and "the cluster has 6 nodes" in e for e in plan["errors"]), \
         plan["errors"]
+
+
+def test_unknown_variables_found_on_a_host_are_errors() -> None:
+    message = "s1: k3s_sever_config is not a variable of kubeforge.cluster; did you mean k3s_server_config?"
+    assert message in plan_clusters([node("s1", unknown_variables=[message])])["errors"]

@@ -5,12 +5,15 @@
 from __future__ import annotations
 
 import re
+import typing as t
 from pathlib import Path
 
 import pytest
 import yaml
 
 from ansible_collections.kubeforge.cluster.plugins.plugin_utils.known_variables import (
+    choice_problems,
+    choice_specs,
     DEPRECATED_NAMES,
     PREFIXES,
     PUBLIC_NAMES,
@@ -237,3 +240,31 @@ def test_known_names_reads_a_roles_tree(tmp_path: Path) -> None:
     names = known_names(str(tmp_path))
     assert {"demo_a", "_demo_b", "cluster_extra_variables"} <= names
     assert PUBLIC_NAMES <= names
+
+
+def test_choice_specs_come_from_the_roles() -> None:
+    specs = choice_specs(str(ROLES_DIR))
+    assert specs["containerd_source"][1] == ["package", "release"] and specs["containerd_source"][2] == "containerd"
+    assert specs["cluster_distribution"][1] == ["k3s", "kubeadm"]
+    assert not [name for name in specs if name.startswith("_")]
+
+
+@pytest.mark.parametrize("name, value, expected", [
+    ("containerd_source", "releases", "h: containerd_source is 'releases', but it must be one of package, release "
+                                      "(ansible-doc -t role kubeforge.cluster.containerd). Did you mean 'release'?"),
+    ("cluster_distribution", "K3S", "Did you mean 'k3s'?"),
+    ("kube_artifacts_binaries", ["kubeadm", "kubctl"], "kube_artifacts_binaries is 'kubctl', but it must be one of "
+                                                       "kubeadm, kubelet, kubectl"),
+    ("cni_plugin", "weave", "h: cni_plugin is 'weave', but it must be one of flannel, calico, none"),
+])
+def test_wrong_words_are_one_line_each(name: str, value: t.Any, expected: str) -> None:
+    problems = choice_problems("h", {name: value}, choice_specs(str(ROLES_DIR)))
+    assert len(problems) == 1 and expected in problems[0], problems
+
+
+def test_right_words_and_undeclared_names_pass() -> None:
+    specs = choice_specs(str(ROLES_DIR))
+    values = {"containerd_source": "release", "kube_artifacts_binaries": ["kubeadm", "kubelet"], "cluster_name": "x"}
+    assert choice_problems("h", values, specs) == []
+    far = choice_problems("h", {"cni_plugin": "cilium-enterprise"}, specs)
+    assert len(far) == 1 and "Did you mean" not in far[0]
