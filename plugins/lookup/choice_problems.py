@@ -32,7 +32,8 @@ EXAMPLES = r"""
     that: __problems | length == 0
     fail_msg: "{{ __problems | join('\n') }}"
   vars:
-    __problems: "{{ lookup('kubeforge.cluster.choice_problems', *lookup('ansible.builtin.varnames', '^containerd_', wantlist=True), host=inventory_hostname, wantlist=True) }}"
+    __names: "{{ lookup('ansible.builtin.varnames', '^containerd_', wantlist=True) }}"
+    __problems: "{{ lookup('kubeforge.cluster.choice_problems', *__names, host=inventory_hostname, wantlist=True) }}"
 """
 
 RETURN = r"""
