@@ -5,7 +5,8 @@ from __future__ import annotations
 
 DOCUMENTATION = r"""
 name: choice_problems
-author: kubeforge maintainers
+author:
+  - kubeforge maintainers (!UNKNOWN)
 version_added: 0.2.0
 short_description: Check the host's variables against the fixed choices the collection's roles declare
 description:

@@ -236,7 +236,7 @@ def _address_errors(given: Mapping[str, tuple[str, str]], pods: Sequence[IPNetwo
     for host in sorted(node_addresses):
         for text in node_addresses[host] or ():
             try:
-                address = ipaddress.ip_address(str(text).split("/")[0].split("%")[0])
+                address = ipaddress.ip_address(str(text).split("/", maxsplit=1)[0].split("%", maxsplit=1)[0])
             except ValueError:
                 continue
             for kind, networks in (("pod", pods), ("service", services)):

@@ -277,7 +277,9 @@ def endpoint_error(endpoint: str) -> str:
     if "/" in value:
         return "it carries a path; give the host name or address alone"
     if value.startswith("["):
-        inner, _, rest = value[1:].partition("]")
+        inner, closed, rest = value[1:].partition("]")
+        if not closed:
+            return "its '[' has no closing ']'; write an IPv6 address as fd00::10 or [fd00::10]"
         if rest:
             return "it carries a port; set the port in cluster_api_port and give the address alone"
         value = inner

@@ -74,7 +74,8 @@ def token_problems(value: object) -> list[str]:
     if value is None or value == '':
         return []
     if isinstance(value, bool) or not isinstance(value, str):
-        kind = type(value).__name__
+        kind = ('boolean' if isinstance(value, bool) else 'number' if isinstance(value, (int, float))
+                else 'list' if isinstance(value, list) else 'mapping' if isinstance(value, dict) else 'value')
         return ['cluster_token is a YAML %s, not text: YAML may already have changed it (a leading 0 makes an octal '
                 'number, 1e3 a float). Quote it in the inventory (cluster_token: "..."), better from Ansible Vault.'
                 % kind]

@@ -74,7 +74,8 @@ def test_usable_tokens_have_no_problems(value: object) -> None:
 
 
 @pytest.mark.parametrize("value, message", [
-    (12345, "is a YAML int, not text"), (1.5e3, "is a YAML float"), (True, "is a YAML bool"),
+    (12345, "is a YAML number, not text"), (1.5e3, "is a YAML number"), (True, "is a YAML boolean"),
+    (["a"], "is a YAML list"),
     ("   ", "is blank"), ("s3cret token", "holds white space or a line break"), ("s3cret\ntoken", "line break"),
     ("s3cret\n", "ends with white space or a line break"),
     ("K10" + "a" * 10 + "::server:s3cret", "invalid token CA hash length"),
