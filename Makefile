@@ -1,6 +1,7 @@
 # kubeforge.cluster: one command for all the tests on a fresh Debian machine.
-#   make test        everything: test bed, lint, unit tests, collection build, Molecule
-# Narrower targets: setup, lint, unit, build, sanity, molecule, scenario S=<name>.
+#   make test        everything: test bed, lint, unit tests, collection build, benchmark smoke run, Molecule
+#   make bench       the benchmark (tests/bench): every cluster shape against the floor, docs/benchmarks.md
+# Narrower targets: setup, lint, unit, build, sanity, bench-smoke, molecule, scenario S=<name>.
 SHELL := /bin/bash
 VENV := $(CURDIR)/.venv
 export PATH := $(VENV)/bin:$(PATH)
@@ -13,9 +14,9 @@ MIRROR_PORT ?= 8765
 export KUBEFORGE_MIRROR_PORT := $(MIRROR_PORT)
 RELEASES := $(CURDIR)/.cache/releases
 
-.PHONY: test setup lint unit build sanity doubles molecule scenario mirror-start mirror-stop clean
+.PHONY: test setup lint unit build sanity doubles bench bench-smoke molecule scenario mirror-start mirror-stop clean
 
-test: setup lint unit build sanity molecule
+test: setup lint unit build sanity bench-smoke molecule
 	@echo "make test: all stages passed"
 
 setup:
@@ -42,6 +43,15 @@ sanity: build
 
 doubles:
 	python3 tests/doubles/build.py --out $(RELEASES) --kubectl $(VENV)/bin/kubectl --debian-containerd
+
+# The benchmark starts its own containers and its own loopback mirror (never the one above); BENCH_ARGS
+# narrows it, e.g. BENCH_ARGS="--shapes k3s-1,k3s-1+2 --runs 1 --out /tmp/b.md". The smoke run (one shape,
+# one run, no report file) is part of make test so the harness cannot rot.
+bench: setup doubles
+	tests/testbed/timed.sh bench python3 tests/bench/bench.py $(BENCH_ARGS)
+
+bench-smoke: doubles
+	tests/testbed/timed.sh bench-smoke python3 tests/bench/bench.py --smoke
 
 mirror-start: doubles
 	tests/testbed/mirror.sh start $(RELEASES) $(MIRROR_PORT)

@@ -1,0 +1,368 @@
+#!/usr/bin/env python3
+# -*- coding: utf-8 -*-
+# Copyright: kubeforge maintainers
+# GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""make bench: time site.yml against the floor for each cluster shape, on containers of its own.
+
+    tests/bench/bench.py [--shapes k3s-1,k3s-1+2,...] [--runs 3] [--big-runs 1] [--out docs/benchmarks.md]
+    tests/bench/bench.py --smoke        one shape, one run, no report file: what make test runs
+
+For each run of a shape it starts fresh node containers (the test bed's image and options, on a
+docker network of its own), runs the floor playbook on one set and site.yml on another, then reruns
+site.yml unchanged (and, for the shapes that say so, with one more agent). The controller's release
+source is a loopback mirror of its own (tests/doubles/mirror.py, with an access log); each site.yml
+run starts with an empty artifact cache, so the first converge's downloads are all counted.
+
+Bounded: every playbook has a deadline (--deadline for the whole run), and the containers, the network
+and the mirror are removed at the end, on a failure, on Ctrl-C and on SIGTERM. Needs make setup and
+make doubles (the Makefile's bench targets run them). Talks only to loopback and its own containers.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from concurrent.futures import ThreadPoolExecutor
+from typing import Dict, List, Optional, Sequence, Tuple
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.dirname(os.path.dirname(HERE))
+sys.path.insert(0, HERE)
+
+from benchlib.report import ShapeResult, markdown, targets  # noqa: E402
+from benchlib.shapes import IMAGE, K3S_VERSION, KUBERNETES_VERSION, SHAPES, SMOKE, Shape, forks_for, host_names, inventory  # noqa: E402
+from benchlib.stats import RunStats, read_access_log, read_events  # noqa: E402
+
+LABEL = "kubeforge.bench"
+NODE_OPTIONS = [
+    "--cap-add", "SYS_ADMIN", "--cap-add", "NET_ADMIN",
+    "--security-opt", "seccomp=unconfined", "--security-opt", "apparmor=unconfined",
+    "--cgroupns", "host", "-v", "/sys/fs/cgroup:/sys/fs/cgroup:rw",
+    "--tmpfs", "/run", "--tmpfs", "/run/lock",
+]
+
+
+class BenchError(Exception):
+    pass
+
+
+def log(msg: str) -> None:
+    print(f"[bench {time.strftime('%H:%M:%S')}] {msg}", flush=True)
+
+
+class Bench:
+    def __init__(self, work: str, deadline: float) -> None:
+        self.tag = f"kfbench{os.getpid()}"
+        self.work = work
+        self.deadline = deadline
+        self.mirror: Optional[subprocess.Popen] = None
+        self.mirror_log = os.path.join(work, "mirror.log")
+        self.mirror_url = ""
+        self.network = self.tag
+        self.releases = os.path.join(ROOT, ".cache", "releases")
+
+    # -- docker ---------------------------------------------------------------------------
+    def docker(self, *args: str, timeout: float = 120) -> str:
+        proc = subprocess.run(["docker", *args], capture_output=True, text=True, timeout=timeout)
+        if proc.returncode != 0:
+            raise BenchError(f"docker {' '.join(args[:2])} failed: {proc.stderr.strip()}")
+        return proc.stdout.strip()
+
+    def start(self) -> None:
+        if not os.path.isdir(self.releases):
+            raise BenchError(f"no release tree at {self.releases}: run make doubles first")
+        self.docker("image", "inspect", IMAGE)
+        self.docker("network", "create", "--label", f"{LABEL}={self.tag}", self.network)
+        self.start_mirror()
+
+    def start_mirror(self) -> None:
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            port = s.getsockname()[1]
+        self.mirror = subprocess.Popen(
+            [sys.executable, os.path.join(ROOT, "tests", "doubles", "mirror.py"), "--root", self.releases,
+             "--port", str(port), "--bind", "127.0.0.1", "--log", self.mirror_log],
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        self.mirror_url = f"http://127.0.0.1:{port}"
+        for _ in range(100):
+            try:
+                with socket.create_connection(("127.0.0.1", port), timeout=1):
+                    return
+            except OSError:
+                if self.mirror.poll() is not None:
+                    raise BenchError("the release mirror exited at start")
+                time.sleep(0.1)
+        raise BenchError("the release mirror did not come up")
+
+    def cleanup(self) -> None:
+        ids = subprocess.run(["docker", "ps", "-aq", "--filter", f"label={LABEL}={self.tag}"],
+                             capture_output=True, text=True).stdout.split()
+        if ids:
+            subprocess.run(["docker", "rm", "-f", *ids], capture_output=True)
+        subprocess.run(["docker", "network", "rm", self.network], capture_output=True)
+        if self.mirror and self.mirror.poll() is None:
+            self.mirror.terminate()
+            self.mirror.wait(10)
+
+    def containers(self, names: Sequence[str]) -> None:
+        def run(name: str) -> None:
+            self.docker("run", "-d", "--name", name, "--hostname", name, "--network", self.network,
+                        "--label", f"{LABEL}={self.tag}", *NODE_OPTIONS, IMAGE, "/lib/systemd/systemd")
+            # systemd has finished booting (running, or degraded for a unit the container cannot start);
+            # until its bus is up, systemctl cannot answer at all.
+            out = ""
+            for _ in range(300):
+                out = subprocess.run(["docker", "exec", name, "timeout", "90", "systemctl", "is-system-running", "--wait"],
+                                     capture_output=True, text=True, timeout=120).stdout.strip()
+                if out in ("running", "degraded"):
+                    return
+                time.sleep(0.2)
+            raise BenchError(f"{name}: systemd did not finish booting ({out or 'no answer'})")
+        with ThreadPoolExecutor(max_workers=4) as pool:
+            list(pool.map(run, names))
+
+    def remove(self, names: Sequence[str]) -> None:
+        if names:
+            subprocess.run(["docker", "rm", "-f", *names], capture_output=True, timeout=300)
+
+    def address(self, name: str) -> str:
+        return self.docker("inspect", "-f", "{{range .NetworkSettings.Networks}}{{.IPAddress}}{{end}}", name)
+
+    def peak_rss_mib(self, name: str, unit: str) -> Optional[float]:
+        """The high-water mark of a unit's main process on a node (VmHWM), in MiB."""
+        script = f"pid=$(systemctl show -p MainPID --value {unit}); grep VmHWM /proc/$pid/status"
+        proc = subprocess.run(["docker", "exec", name, "sh", "-c", script], capture_output=True, text=True)
+        fields = proc.stdout.split()
+        return int(fields[1]) / 1024 if proc.returncode == 0 and len(fields) >= 2 else None
+
+    # -- ansible --------------------------------------------------------------------------
+    def playbook(self, playbook: str, inv: Dict, name: str, forks: int) -> Tuple[float, RunStats, float, int]:
+        """Run a playbook; return (wall seconds, what it did, controller peak RSS MiB, mirror log offset)."""
+        base = os.path.join(self.work, name)
+        with open(base + ".inventory.json", "w") as f:
+            json.dump(inv, f, indent=1)
+        events = base + ".events"
+        env = dict(os.environ,
+                   ANSIBLE_CALLBACK_PLUGINS=os.path.join(HERE, "callback_plugins"),
+                   ANSIBLE_CALLBACKS_ENABLED="kubeforge_bench",
+                   KUBEFORGE_BENCH_EVENTS=events,
+                   ANSIBLE_FORKS=str(forks),
+                   ANSIBLE_FORCE_COLOR="false",
+                   ANSIBLE_COLLECTIONS_PATH=os.path.join(ROOT, "collections"))
+        env.pop("ANSIBLE_LOG_PATH", None)
+        remaining = self.deadline - time.monotonic()
+        if remaining <= 0:
+            raise BenchError("out of time (--deadline)")
+        offset = os.path.getsize(self.mirror_log) if os.path.exists(self.mirror_log) else 0
+        with open(base + ".log", "w") as out:
+            start = time.monotonic()
+            proc = subprocess.Popen(["ansible-playbook", "-i", base + ".inventory.json", playbook],
+                                    cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
+            while True:
+                pid, status, usage = os.wait4(proc.pid, os.WNOHANG)
+                if pid:
+                    break
+                if time.monotonic() - start > remaining:
+                    os.killpg(proc.pid, signal.SIGKILL)
+                    os.wait4(proc.pid, 0)
+                    raise BenchError(f"{name}: stopped at the deadline; log: {base}.log")
+                time.sleep(0.05)
+            wall = time.monotonic() - start
+        proc.returncode = os.waitstatus_to_exitcode(status)
+        with open(events) as f:
+            stats = read_events(f)
+        if proc.returncode != 0 or not stats.complete:
+            raise BenchError(f"{name}: ansible-playbook exited {proc.returncode}; log: {base}.log")
+        return wall, stats, usage.ru_maxrss / 1024, offset
+
+    def requests_since(self, offset: int):
+        with open(self.mirror_log) as f:
+            f.seek(offset)
+            return read_access_log(f)
+
+    # -- one shape ------------------------------------------------------------------------
+    def floor_files(self, shape: Shape) -> Dict[str, str]:
+        if shape.distribution == "k3s":
+            return {"k3s": f"{self.releases}/k3s-io/k3s/releases/download/{K3S_VERSION}/k3s"}
+        base = f"{self.releases}/dl.k8s.io/release/{KUBERNETES_VERSION}/bin/linux/amd64"
+        return {n: f"{base}/{n}" for n in ("kubeadm", "kubelet", "kubectl")}
+
+    def run_floor(self, shape: Shape, run: int, result: ShapeResult) -> None:
+        prefix = f"{self.tag}-{shape.key.replace('+', 'p')}-f{run}"
+        groups = host_names(shape, prefix)
+        names = [n for g in groups.values() for n in g]
+        try:
+            self.containers(names)
+            endpoint = self.address(groups["loadbalancers"][0]) if shape.loadbalancers else None
+            inv = inventory(shape, groups, mirror_url=self.mirror_url, run_dir=self.run_dir(prefix),
+                            api_endpoint=endpoint, floor_files=self.floor_files(shape))
+            wall, _, _, _ = self.playbook(os.path.join(HERE, "floor", f"{shape.distribution}.yml"), inv,
+                                          f"{prefix}-floor", forks_for(shape.hosts))
+            result.floor.append(wall)
+            log(f"{shape.key} run {run}: floor {wall:.1f}s")
+        finally:
+            self.remove(names)
+
+    def run_dir(self, prefix: str) -> str:
+        path = os.path.join(self.work, prefix)
+        os.makedirs(path, mode=0o700, exist_ok=True)
+        return path
+
+    def run_site(self, shape: Shape, run: int, result: ShapeResult) -> None:
+        prefix = f"{self.tag}-{shape.key.replace('+', 'p')}-r{run}"
+        groups = host_names(shape, prefix)
+        grown = host_names(shape, prefix, extra_agents=1) if shape.grow else groups
+        names = sorted({n for g in grown.values() for n in g})
+        site = os.path.join(ROOT, "site.yml")
+        forks = forks_for(shape.hosts + (1 if shape.grow else 0))
+        try:
+            self.containers(names)
+            endpoint = self.address(groups["loadbalancers"][0]) if shape.loadbalancers else None
+            run_dir = self.run_dir(prefix)
+            inv = inventory(shape, groups, mirror_url=self.mirror_url, run_dir=run_dir, api_endpoint=endpoint)
+
+            wall, stats, rss, offset = self.playbook(site, inv, f"{prefix}-converge", forks)
+            req = self.requests_since(offset)
+            result.converge.append(wall)
+            result.tasks_per_host.append(stats.max_tasks_per_host)
+            result.downloads.append(req.downloads)
+            result.distinct_files.append(req.distinct_files)
+            result.copies.append(stats.copies)
+            result.controller_rss_mib.append(rss)
+            result.roles.append(stats.role_seconds)
+            log(f"{shape.key} run {run}: converge {wall:.1f}s, {stats.changed} changed, "
+                f"{req.downloads} downloads, {stats.copies} copies")
+
+            wall, stats, rss, offset = self.playbook(site, inv, f"{prefix}-rerun", forks)
+            req = self.requests_since(offset)
+            result.rerun.append(wall)
+            result.rerun_changed.append(stats.changed)
+            result.rerun_tasks_per_host.append(stats.max_tasks_per_host)
+            result.rerun_requests.append(req.downloads + req.metadata)
+            result.rerun_copies.append(stats.copies)
+            result.controller_rss_mib[-1] = max(result.controller_rss_mib[-1], rss)
+            log(f"{shape.key} run {run}: rerun {wall:.1f}s, {stats.changed} changed, "
+                f"{req.downloads + req.metadata} requests to the release source")
+
+            unit = "k3s" if shape.distribution == "k3s" else "kubelet"
+            rss_node = self.peak_rss_mib(groups["servers"][0], unit)
+            if rss_node is not None:
+                result.node_rss_mib.append(rss_node)
+
+            if shape.grow:
+                inv = inventory(shape, grown, mirror_url=self.mirror_url, run_dir=run_dir, api_endpoint=endpoint)
+                wall, stats, _, _ = self.playbook(site, inv, f"{prefix}-grow", forks)
+                result.grow.append(wall)
+                result.grow_changed.append(stats.changed)
+                log(f"{shape.key} run {run}: one more agent {wall:.1f}s, {stats.changed} changed")
+        finally:
+            self.remove(names)
+
+
+def machine() -> str:
+    mem = "?"
+    with open("/proc/meminfo") as f:
+        for line in f:
+            if line.startswith("MemTotal:"):
+                mem = f"{int(line.split()[1]) / 1024 / 1024:.0f} GiB"
+    model = ""
+    with open("/proc/cpuinfo") as f:
+        for line in f:
+            if line.startswith("model name"):
+                model = line.split(":", 1)[1].strip()
+                break
+    distro = ""
+    if os.path.exists("/etc/os-release"):
+        with open("/etc/os-release") as f:
+            distro = dict(line.rstrip("\n").split("=", 1) for line in f if "=" in line).get("PRETTY_NAME", "").strip('"')
+    return f"{os.cpu_count()} cores ({model}), {mem} memory, {distro or platform.platform()}"
+
+
+def main(argv: Optional[List[str]] = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--shapes", default=",".join(SHAPES), help="comma-separated: " + ", ".join(SHAPES))
+    ap.add_argument("--runs", type=int, default=3, help="runs per shape (default 3)")
+    ap.add_argument("--big-runs", type=int, default=1, help="runs of the 1+24 shape (default 1)")
+    ap.add_argument("--smoke", action="store_true", help=f"{SMOKE} only, one run, no report file")
+    ap.add_argument("--out", default=os.path.join(ROOT, "docs", "benchmarks.md"), help="the Markdown report")
+    ap.add_argument("--deadline", type=float, default=None, help="seconds for the whole run (3 h; smoke 15 min)")
+    a = ap.parse_args(argv)
+    if a.smoke:
+        shapes, runs, big, out = [SMOKE], 1, 1, None
+    else:
+        shapes, runs, big, out = a.shapes.split(","), a.runs, a.big_runs, a.out
+    unknown = [s for s in shapes if s not in SHAPES]
+    if unknown:
+        ap.error(f"unknown shape(s) {', '.join(unknown)}; known: {', '.join(SHAPES)}")
+    if shutil.which("ansible-playbook") is None or shutil.which("docker") is None:
+        ap.error("ansible-playbook and docker must be on PATH: run make setup (make bench does)")
+    deadline = time.monotonic() + (a.deadline or (900 if a.smoke else 3 * 3600))
+
+    work = os.path.join(ROOT, ".cache", "bench")
+    os.makedirs(work, mode=0o700, exist_ok=True)
+    work = tempfile.mkdtemp(prefix=time.strftime("%Y%m%dT%H%M%S-"), dir=work)
+    bench = Bench(work, deadline)
+
+    def stop(signum, _frame):
+        raise KeyboardInterrupt(f"signal {signum}")
+    signal.signal(signal.SIGTERM, stop)
+
+    results: Dict[str, ShapeResult] = {}
+    failed = False
+    try:
+        bench.start()
+        log(f"logs and inventories in {work}; mirror {bench.mirror_url}")
+        for key in shapes:
+            shape = SHAPES[key]
+            result = results[key] = ShapeResult(shape)
+            for run in range(1, (big if key == "k3s-1+24" else runs) + 1):
+                try:
+                    bench.run_floor(shape, run, result)
+                    bench.run_site(shape, run, result)
+                except BenchError as e:
+                    failed = True
+                    result.errors.append(str(e))
+                    log(f"{key} run {run} FAILED: {e}")
+                    if time.monotonic() > deadline:
+                        raise
+    except KeyboardInterrupt:
+        log("interrupted: removing the containers")
+        failed = True
+    except BenchError as e:
+        log(f"stopped: {e}")
+        failed = True
+    finally:
+        bench.cleanup()
+
+    when = time.strftime("%Y-%m-%d")
+    command = "make bench-smoke" if a.smoke else "make bench"
+    report = markdown(results, machine(), when, command)
+    print(report)
+    with open(os.path.join(work, "results.json"), "w") as f:
+        json.dump({k: {n: v for n, v in vars(r).items() if n != "shape"} for k, r in results.items()}, f, indent=1)
+    if out and results and not failed:
+        os.makedirs(os.path.dirname(out), exist_ok=True)
+        with open(out, "w") as f:
+            f.write(report)
+        log(f"wrote {out}")
+    if a.smoke:
+        # The harness itself must work: every run complete and the rerun changing nothing.
+        r = results.get(SMOKE)
+        if failed or r is None or not r.converge or not r.floor or any(r.rerun_changed):
+            log("smoke: FAILED")
+            return 1
+        log("smoke: passed (" + "; ".join(f"{t}: {m}" for t, m, _ in targets(results)) + ")")
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
