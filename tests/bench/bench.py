@@ -287,6 +287,16 @@ def machine() -> str:
     return f"{os.cpu_count()} cores ({model}), {mem} memory, {distro or platform.platform()}"
 
 
+def collection_commit() -> str:
+    """The last commit that changed what the benchmark measures (roles, playbooks, plugins), not the harness."""
+    proc = subprocess.run(["git", "-C", ROOT, "log", "-1", "--format=%h %cs", "--", "roles", "playbooks", "plugins",
+                           "site.yml", "meta", "ansible.cfg"], capture_output=True, text=True)
+    dirty = subprocess.run(["git", "-C", ROOT, "status", "--porcelain", "--", "roles", "playbooks", "plugins",
+                            "site.yml", "meta", "ansible.cfg"], capture_output=True, text=True).stdout.strip()
+    commit = proc.stdout.strip() or "unknown"
+    return commit + (" with uncommitted changes" if dirty else "")
+
+
 def main(argv: Optional[List[str]] = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--shapes", default=",".join(SHAPES), help="comma-separated: " + ", ".join(SHAPES))
@@ -295,6 +305,8 @@ def main(argv: Optional[List[str]] = None) -> int:
     ap.add_argument("--smoke", action="store_true", help=f"{SMOKE} only, one run, no report file")
     ap.add_argument("--out", default=os.path.join(ROOT, "docs", "benchmarks.md"), help="the Markdown report")
     ap.add_argument("--deadline", type=float, default=None, help="seconds for the whole run (3 h; smoke 15 min)")
+    ap.add_argument("--reuse", metavar="RESULTS_JSON",
+                    help="take the shapes this run does not measure from an earlier run's results.json (the report says so)")
     a = ap.parse_args(argv)
     if a.smoke:
         shapes, runs, big, out = [SMOKE], 1, 1, None
@@ -317,6 +329,14 @@ def main(argv: Optional[List[str]] = None) -> int:
     signal.signal(signal.SIGTERM, stop)
 
     results: Dict[str, ShapeResult] = {}
+    reused: Dict[str, str] = {}
+    if a.reuse:
+        with open(a.reuse) as f:
+            earlier = json.load(f)
+        for key, fields in earlier.items():
+            if key in SHAPES and key not in shapes:
+                results[key] = ShapeResult(SHAPES[key], **fields)
+                reused[key] = os.path.basename(os.path.dirname(os.path.abspath(a.reuse)))
     failed = False
     try:
         bench.start()
@@ -324,6 +344,7 @@ def main(argv: Optional[List[str]] = None) -> int:
         for key in shapes:
             shape = SHAPES[key]
             result = results[key] = ShapeResult(shape)
+            reused.pop(key, None)
             for run in range(1, (big if key == "k3s-1+24" else runs) + 1):
                 try:
                     bench.run_floor(shape, run, result)
@@ -345,10 +366,13 @@ def main(argv: Optional[List[str]] = None) -> int:
 
     when = time.strftime("%Y-%m-%d")
     command = "make bench-smoke" if a.smoke else "make bench"
-    report = markdown(results, machine(), when, command)
+    # The report lists the shapes in their usual order, whichever run measured them.
+    results = {k: results[k] for k in SHAPES if k in results}
+    report = markdown(results, f"{machine()}; the collection at commit {collection_commit()}", when, command, reused)
     print(report)
     with open(os.path.join(work, "results.json"), "w") as f:
-        json.dump({k: {n: v for n, v in vars(r).items() if n != "shape"} for k, r in results.items()}, f, indent=1)
+        json.dump({k: {n: v for n, v in vars(r).items() if n != "shape"} for k, r in results.items() if k not in reused},
+                  f, indent=1)
     if out and results and not failed:
         os.makedirs(os.path.dirname(out), exist_ok=True)
         with open(out, "w") as f:

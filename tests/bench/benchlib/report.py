@@ -107,7 +107,8 @@ def targets(results: Dict[str, ShapeResult]) -> List[Tuple[str, str, bool]]:
     return out
 
 
-def markdown(results: Dict[str, ShapeResult], machine: str, when: str, command: str) -> str:
+def markdown(results: Dict[str, ShapeResult], machine: str, when: str, command: str,
+             reused: Optional[Dict[str, str]] = None) -> str:
     lines = [
         "# Benchmarks",
         "",
@@ -117,6 +118,11 @@ def markdown(results: Dict[str, ShapeResult], machine: str, when: str, command: 
         "tests/bench/floor: the least any installer does on the same hosts (copy the binary, write the config,",
         "start the unit, wait until the node is Ready), with no validation and no checks. The ratio to the",
         "floor, not the absolute time, is the figure to compare: these machines are shared and noisy.",
+        "",
+    ]
+    for key, source in sorted((reused or {}).items()):
+        lines.append(f"The figures of {results[key].shape.title} come from an earlier run of the harness ({source}).")
+    lines += [
         "",
         "| shape | runs | first converge | floor | converge / floor | rerun (changed) | rerun / converge "
         "| tasks per host (rerun) | downloads (files) | copies | controller peak | node peak |",

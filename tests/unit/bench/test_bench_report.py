@@ -313,3 +313,13 @@ def test_nothing_downloaded_or_copied_is_not_met() -> None:
 def test_fewer_copies_than_nodes_is_not_met() -> None:
     got = verdicts({"k3s-1+2": good(copies=[2], rerun_copies=[0])})
     assert got["k3s-1+2: release files copied once per node, none on rerun"] == ("2 copies to 3 nodes, 0 on rerun", False)
+
+
+def test_markdown_names_the_shapes_taken_from_an_earlier_run() -> None:
+    results = {"k3s-1+2": good(), "k3s-ha": good("k3s-ha")}
+    text = report.markdown(results, "2 cores", "2026-12-03", "make bench", {"k3s-1+2": "20261203T191404-abc"})
+    title = results["k3s-1+2"].shape.title
+    assert f"The figures of {title} come from an earlier run of the harness (20261203T191404-abc)." in text
+    assert "The figures of " + results["k3s-ha"].shape.title not in text
+    # Without reuse, no such line.
+    assert "earlier run" not in report.markdown(results, "2 cores", "2026-12-03", "make bench")
