@@ -3,7 +3,8 @@
 # Scenarios start in the order given (put the long ones first). Each one's output
 # goes to .cache/logs/<scenario>.out and is printed whole when it ends, so the CI
 # log reads one scenario at a time. After a failure no new scenario starts; the
-# running ones finish, and the exit status is 1 with the failed ones named.
+# running ones finish, and the exit status is 1 with the failed ones named and their
+# failed tasks printed again at the end.
 set -uo pipefail
 jobs=$1; shift
 logdir=$PWD/.cache/logs
@@ -41,6 +42,13 @@ done
 while [ "${#pid_of[@]}" -gt 0 ]; do reap; done
 echo "[timing] molecule, $jobs at a time: $(( $(date +%s) - start ))s"
 if [ "${#failed[@]}" -gt 0 ]; then
+    # Again at the very end, where a CI summary that keeps only the tail sees them.
+    for s in "${failed[@]}"; do
+        echo "==== $s: failed tasks (repeated) ===="
+        sed -n '/^---- .* failed; failed tasks/,/^---- end of failed tasks/p' "$logdir/$s.out" | tail -n 80
+        grep -A 20 'Idempotence test failed' "$logdir/$s.out" | head -n 40 || true
+        grep '^\[timing\]' "$logdir/$s.out" || true
+    done
     echo "[scenarios] failed: ${failed[*]}"
     exit 1
 fi
