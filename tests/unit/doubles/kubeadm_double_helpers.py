@@ -7,11 +7,19 @@ throwaway unix socket listener as its CRI socket.  ``KUBEFORGE_DOUBLE_SYSTEMCTL`
 is ``none`` unless a test installs a fake systemctl.  A supervisor thread plays
 systemd's ``Restart=always`` for the kubelet: it re-reads kubeadm-flags.env and
 restarts the kubelet after every exit, like the kubeadm drop-in does.
+
+For the ImagePull preflight check every node also gets a fake ``ctr`` first on its
+PATH (``<root>/fakebin/ctr``, see FAKE_CTR: it holds the images listed in
+``<root>/fake-ctr/images``, none by default), routing tables with a default route
+(route=False: none, so simulated pulls fail), ``/etc/resolv.conf`` naming Docker's
+127.0.0.11 and a containerd 1.x ``/etc/containerd/config.toml`` whose sandbox image
+is kubeadm's pause image (sandbox=... for another, None for no file).
 """
 import os
 import shutil
 import socket
 import subprocess
+import sys
 import tempfile
 import threading
 import time
@@ -72,8 +80,55 @@ class CRI:
         self.sock.close()
 
 
+# A stand-in for Debian's ctr: ``--version`` prints <root>/fake-ctr/version (containerd 1.6.20 by default);
+# any other call is appended to <root>/fake-ctr/calls, then fails with <root>/fake-ctr/fail on stderr when that
+# file exists, else ``images list --quiet`` prints <root>/fake-ctr/images.
+FAKE_CTR = """#!%s
+import os
+import sys
+
+d = os.path.join(os.environ["KUBEFORGE_DOUBLE_ROOT"], "fake-ctr")
+
+
+def read(name, default=""):
+    try:
+        with open(os.path.join(d, name)) as fh:
+            return fh.read()
+    except OSError:
+        return default
+
+
+if "--version" in sys.argv[1:]:
+    sys.stdout.write(read("version", "ctr github.com/containerd/containerd 1.6.20~ds1\\n"))
+    sys.exit(0)
+with open(os.path.join(d, "calls"), "a") as fh:
+    fh.write(" ".join(sys.argv[1:]) + "\\n")
+if os.path.exists(os.path.join(d, "fail")):
+    sys.stderr.write(read("fail"))
+    sys.exit(1)
+if sys.argv[-3:] == ["images", "list", "--quiet"]:
+    sys.stdout.write(read("images"))
+""" % sys.executable
+
+IPV4_ROUTES = ("Iface\tDestination\tGateway \tFlags\tRefCnt\tUse\tMetric\tMask\t\tMTU\tWindow\tIRTT\n"
+               "eth0\t00000000\t010011AC\t0003\t0\t0\t0\t00000000\t0\t0\t0\n"
+               "eth0\t000011AC\t00000000\t0001\t0\t0\t0\t0000FFFF\t0\t0\t0\n")
+IPV4_ROUTES_NO_DEFAULT = (IPV4_ROUTES.splitlines(True)[0] + IPV4_ROUTES.splitlines(True)[2])
+# the kernel's own entries: the loopback address, and the unreachable ::/0 route on lo (flags RTF_REJECT)
+IPV6_ROUTES_NO_DEFAULT = ("00000000000000000000000000000001 80 00000000000000000000000000000000 00 "
+                          "00000000000000000000000000000000 00000000 00000001 00000000 80200001       lo\n"
+                          "00000000000000000000000000000000 00 00000000000000000000000000000000 00 "
+                          "00000000000000000000000000000000 ffffffff 00000001 00000000 00200200       lo\n")
+CONTAINERD_CONFIG = """version = 2
+
+[plugins."io.containerd.grpc.v1.cri"]
+  sandbox_image = "%s"
+"""
+
+
 class Node:
-    def __init__(self, kadm, kubelet, name, cri=True, swap=False, ip_forward="1", cgroup="v2"):
+    def __init__(self, kadm, kubelet, name, cri=True, swap=False, ip_forward="1", cgroup="v2", route=True,
+                 sandbox="registry.k8s.io/pause:3.10.1"):
         self.kadm, self.kubelet_bin, self.name = kadm, kubelet, name
         self.root = tempfile.mkdtemp(prefix="kf", dir="/tmp")
         os.makedirs(self.path("/proc/sys/net/ipv4"))
@@ -87,7 +142,14 @@ class Node:
             # what decides cgroup v1 or v2 for the doubles, whatever the test machine runs
             self.write("/sys/fs/cgroup/cgroup.controllers", "cpuset cpu io memory hugetlb pids rdma misc\n")
         self.cri = CRI(self.path("/var/run/containerd/containerd.sock")) if cri else None
-        self.env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "HOME": self.root,
+        self.write("/fakebin/ctr", FAKE_CTR)
+        os.chmod(self.path("/fakebin/ctr"), 0o755)
+        os.makedirs(self.path("/fake-ctr"))
+        self.set_route(route)
+        self.write("/etc/resolv.conf", "nameserver 127.0.0.11\noptions ndots:0\n")
+        if sandbox is not None:
+            self.write("/etc/containerd/config.toml", CONTAINERD_CONFIG % sandbox)
+        self.env = {"PATH": self.path("/fakebin") + ":" + os.environ.get("PATH", "/usr/bin:/bin"), "HOME": self.root,
                     "KUBEFORGE_DOUBLE_ROOT": self.root, "KUBEFORGE_DOUBLE_SYSTEMCTL": "none",
                     "KUBEFORGE_DOUBLE_EUID": "0"}
         self.ports = {k: free_port() for k in ("api", "healthz", "kubelet", "kcm", "sched", "etcd-client",
@@ -112,6 +174,33 @@ class Node:
     def read(self, p):
         with open(self.path(p)) as fh:
             return fh.read()
+
+    def set_route(self, route):
+        """route: True (IPv4 default route), False (none), "ipv6" (an IPv6 default route only)."""
+        self.write("/proc/net/route", IPV4_ROUTES if route is True else IPV4_ROUTES_NO_DEFAULT)
+        v6 = IPV6_ROUTES_NO_DEFAULT
+        if route == "ipv6":
+            v6 += ("00000000000000000000000000000000 00 00000000000000000000000000000000 00 "
+                   "fe800000000000000000000000000001 00000400 00000001 00000000 00000003     eth0\n")
+        self.write("/proc/net/ipv6_route", v6)
+
+    def set_images(self, names):
+        """The names containerd holds (what ``ctr -n k8s.io images list --quiet`` prints)."""
+        self.write("/fake-ctr/images", "".join(n + "\n" for n in names))
+
+    def ctr_calls(self):
+        try:
+            return self.read("/fake-ctr/calls").splitlines()
+        except OSError:
+            return []
+
+    def pull_log(self):
+        """The image pull log as (time, image, result) tuples."""
+        try:
+            return [tuple(ln.split("\t", 2)) for ln in self.read("/var/log/kubeforge-doubles/image-pulls.log")
+                    .splitlines()]
+        except OSError:
+            return []
 
     def kubeadm(self, args, timeout=120, stdin=None):
         return subprocess.run([self.kadm] + list(args), env=self.env, stdout=subprocess.PIPE,

@@ -9,7 +9,7 @@ import pytest
 
 from kubeadm_double_helpers import (KUBECTL, TOKEN, Node, kadm_bin, kubelet_bin, make_node,  # noqa: F401
                                     openssl_pin, wait_for)
-from kubeadm import kclient, kubeconfig  # noqa: E402  (tests/doubles is on sys.path via k3s_double_helpers)
+from kubeadm import images, kclient, kubeconfig  # noqa: E402  (tests/doubles is on sys.path via k3s_double_helpers)
 
 
 @pytest.fixture(scope="module")
@@ -34,6 +34,9 @@ def endpoint(cp):
 def test_init_succeeds(cluster):
     r = cluster.init
     assert r.returncode == 0, r.stdout + r.stderr + cluster.kubelet_log()
+    # containerd held none of the images and the node has a default route: every one was pulled (simulated)
+    assert [img for _, img, _ in cluster.pull_log()] == images.control_plane_images(
+        {"kubernetesVersion": "v1.35.2", "etcd": {"local": {}}})
     assert "Your Kubernetes control-plane has initialized successfully!" in r.stdout
     assert "[mark-control-plane] Marking the node cp1 as control-plane by adding the taints " \
            "[node-role.kubernetes.io/control-plane:NoSchedule]" in r.stdout
@@ -265,6 +268,8 @@ def test_join_worker_and_reset(cluster, make_node, monkeypatch):
               "/var/lib/kubelet/kubeadm-flags.env", "/var/lib/kubelet/pki/kubelet-client-current.pem"):
         assert w.exists(f), f
     assert not w.exists("/etc/kubernetes/bootstrap-kubelet.conf")
+    # a worker pulls nothing in kubeadm (join's preflight runs the ImagePull check for control planes only)
+    assert "Pulling images" not in r.stdout and w.pull_log() == [] and w.ctr_calls() == []
     assert w.read("/etc/kubernetes/pki/ca.crt") == cluster.read("/etc/kubernetes/pki/ca.crt")
     assert "healthzPort: %d" % w.ports["healthz"] in w.read("/var/lib/kubelet/config.yaml")
     code, node = admin(cluster).get("/api/v1/nodes/w1")

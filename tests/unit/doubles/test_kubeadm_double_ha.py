@@ -19,7 +19,7 @@ import pytest
 
 from kubeadm_double_helpers import KUBE, TOKEN, Node, kadm_bin, kubelet_bin, make_node, openssl_pin  # noqa: F401
 from kubeadm_double_helpers import wait_for
-from kubeadm import kclient, kubeconfig  # noqa: E402  (tests/doubles is on sys.path via k3s_double_helpers)
+from kubeadm import images, kclient, kubeconfig  # noqa: E402  (tests/doubles is on sys.path via k3s_double_helpers)
 from k3s import etcd as k3s_etcd  # noqa: E402
 
 CP1_IP, CP2_IP, CP3_IP = "127.0.0.2", "127.0.0.3", "127.0.0.4"
@@ -191,6 +191,42 @@ def test_join_control_plane_succeeds(ha):
     assert '[kubeconfig] Writing "super-admin.conf" kubeconfig file' not in lines
     assert '[patches] Applied patch of type "application/json-patch+json" to target "kube-controller-manager"' \
         in lines
+
+
+def test_join_control_plane_pulls_images_in_preflight(ha):
+    cp1, cp2 = ha
+    lines = cp2.join.stdout.splitlines()
+    i = lines.index("[preflight] Running pre-flight checks before initializing the new control plane instance")
+    j = lines.index("[preflight] Pulling images required for setting up a Kubernetes cluster")
+    # after the control-plane checks (the ignored etcd port checks print as warnings), before download-certs
+    assert i < j and all(ln.startswith("\t[WARNING Port-") for ln in lines[i + 1:j])
+    assert lines[j + 1:j + 3] == [
+        "[preflight] This might take a minute or two, depending on the speed of your internet connection",
+        "[preflight] You can also perform this action beforehand using 'kubeadm config images pull'"]
+    assert lines[j + 3].startswith("[download-certs] ")
+    # the images of the cluster's configuration (from the kubeadm-config ConfigMap), pulled in simulation
+    want = images.control_plane_images({"kubernetesVersion": KUBE, "etcd": {"local": {}}})
+    assert [img for _, img, _ in cp2.pull_log()] == want
+    assert [img for _, img, _ in cp1.pull_log()] == want
+
+
+def test_join_control_plane_without_images_or_route(ha, make_node):
+    cp1, _ = ha
+    n = make_node("cp7", route=False)
+    n.set_images(["registry.k8s.io/kube-apiserver:v1.35.2"])
+    r = n.kubeadm(["join", cp1.endpoint, "--token", TOKEN, "--discovery-token-ca-cert-hash", cp1.pin,
+                   "--control-plane", "--certificate-key", cp1.key, "--apiserver-advertise-address", CP3_IP,
+                   "--apiserver-bind-port", str(n.ports["api"]), "--node-name", "cp7",
+                   "--ignore-preflight-errors", ",".join(IGNORE)])
+    assert r.returncode == 1
+    assert r.stdout.endswith("[preflight] You can also perform this action beforehand using 'kubeadm config "
+                             "images pull'\n")
+    assert "\t[ERROR ImagePull]: failed to pull image registry.k8s.io/kube-apiserver" not in r.stderr
+    assert r.stderr.count("\t[ERROR ImagePull]: failed to pull image ") == 6
+    assert r.stderr.endswith("error: error execution phase preflight: preflight checks failed\n"
+                             "To see the stack trace of this error execute with --v=5 or higher\n")
+    assert len(n.pull_log()) == 6
+    assert not n.exists("/etc/kubernetes/pki/ca.key")
 
 
 def test_joined_control_plane_files(ha):
