@@ -113,15 +113,19 @@ def archive_images(kubernetes_version: str, image_repository: str) -> list[str]:
                                  "etcd": {"local": {}}})
 
 
-def render_archive(kubernetes_version: str, arch: str, image_repository: str = "registry.k8s.io") -> bytes:
-    """The OCI image layout tar for that version, architecture and repository."""
+def render_archive(kubernetes_version: str, arch: str, image_repository: str = "registry.k8s.io",
+                   extra: Iterable[str] = ()) -> bytes:
+    """The OCI image layout tar for that version, architecture and repository, plus the extra images given
+    (a pod network's, for example), each once, after kubeadm's."""
     if not _VERSION.match(kubernetes_version):
         raise ValueError("invalid Kubernetes version %r (want vMAJOR.MINOR.PATCH)" % kubernetes_version)
     if arch not in ARCHES:
         raise ValueError("unsupported architecture %r (want one of %s)" % (arch, ", ".join(ARCHES)))
     blobs: dict[str, bytes] = {}
     manifests = []
-    for ref in archive_images(kubernetes_version, image_repository):
+    refs = archive_images(kubernetes_version, image_repository)
+    refs += [r for r in dict.fromkeys(extra) if r and r not in refs]
+    for ref in refs:
         more, entry = image_blobs(ref, arch)
         blobs.update(more)
         manifests.append(entry)
@@ -151,10 +155,12 @@ def main(argv: list[str] | None = None) -> int:
                     "Kubernetes components (the other tags are kubeadm's pinned ones)")
     ap.add_argument("--arch", default="amd64", choices=ARCHES)
     ap.add_argument("--image-repository", default="registry.k8s.io")
+    ap.add_argument("--image", action="append", default=[], metavar="REF",
+                    help="another image to put in the archive (repeat it), such as the pod network's")
     ap.add_argument("--out", required=True, help="the archive to write (FILE.sha256 is written beside it)")
     a = ap.parse_args(argv)
     try:
-        data = render_archive(a.kubernetes_version, a.arch, a.image_repository)
+        data = render_archive(a.kubernetes_version, a.arch, a.image_repository, a.image)
     except ValueError as e:
         ap.error(str(e))
     out_dir = os.path.dirname(os.path.abspath(a.out))

@@ -10,8 +10,9 @@ restarts the kubelet after every exit, like the kubeadm drop-in does.
 
 For the ImagePull preflight check every node also gets a fake ``ctr`` first on its
 PATH (``<root>/fakebin/ctr``, see FAKE_CTR: it holds the images listed in
-``<root>/fake-ctr/images``, none by default), routing tables with a default route
-(route=False: none, so simulated pulls fail), ``/etc/resolv.conf`` naming Docker's
+``<root>/fake-ctr/images``: by default kubeadm's control-plane images, loaded as the
+scenarios load them from an archive, since the double's pulls always fail; images=False
+for none), ``/etc/resolv.conf`` naming Docker's
 127.0.0.11 and a containerd 1.x ``/etc/containerd/config.toml`` whose sandbox image
 is kubeadm's pause image (sandbox=... for another, None for no file).
 """
@@ -29,6 +30,10 @@ import pytest
 from k3s_double_helpers import asset_dir  # noqa: F401  (same release tree as the K3s tests)
 
 KUBE = "v1.35.2"
+# What the scenarios import from the test bed's archive before kubeadm runs (the default registry, local etcd).
+CONTROL_PLANE_IMAGES = ["registry.k8s.io/%s:%s" % (n, KUBE) for n in
+                        ("kube-apiserver", "kube-controller-manager", "kube-scheduler", "kube-proxy")] + [
+    "registry.k8s.io/coredns/coredns:v1.13.1", "registry.k8s.io/pause:3.10.1", "registry.k8s.io/etcd:3.6.6-0"]
 KUBECTL = [p for p in (os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "..", ".venv", "bin",
                                     "kubectl"), "/usr/bin/kubectl") if os.path.exists(p)]
 TOKEN = "abcdef.0123456789abcdef"
@@ -110,15 +115,6 @@ if sys.argv[-3:] == ["images", "list", "--quiet"]:
     sys.stdout.write(read("images"))
 """ % sys.executable
 
-IPV4_ROUTES = ("Iface\tDestination\tGateway \tFlags\tRefCnt\tUse\tMetric\tMask\t\tMTU\tWindow\tIRTT\n"
-               "eth0\t00000000\t010011AC\t0003\t0\t0\t0\t00000000\t0\t0\t0\n"
-               "eth0\t000011AC\t00000000\t0001\t0\t0\t0\t0000FFFF\t0\t0\t0\n")
-IPV4_ROUTES_NO_DEFAULT = (IPV4_ROUTES.splitlines(True)[0] + IPV4_ROUTES.splitlines(True)[2])
-# the kernel's own entries: the loopback address, and the unreachable ::/0 route on lo (flags RTF_REJECT)
-IPV6_ROUTES_NO_DEFAULT = ("00000000000000000000000000000001 80 00000000000000000000000000000000 00 "
-                          "00000000000000000000000000000000 00000000 00000001 00000000 80200001       lo\n"
-                          "00000000000000000000000000000000 00 00000000000000000000000000000000 00 "
-                          "00000000000000000000000000000000 ffffffff 00000001 00000000 00200200       lo\n")
 CONTAINERD_CONFIG = """version = 2
 
 [plugins."io.containerd.grpc.v1.cri"]
@@ -127,7 +123,7 @@ CONTAINERD_CONFIG = """version = 2
 
 
 class Node:
-    def __init__(self, kadm, kubelet, name, cri=True, swap=False, ip_forward="1", cgroup="v2", route=True,
+    def __init__(self, kadm, kubelet, name, cri=True, swap=False, ip_forward="1", cgroup="v2", images=True,
                  sandbox="registry.k8s.io/pause:3.10.1"):
         self.kadm, self.kubelet_bin, self.name = kadm, kubelet, name
         self.root = tempfile.mkdtemp(prefix="kf", dir="/tmp")
@@ -145,7 +141,7 @@ class Node:
         self.write("/fakebin/ctr", FAKE_CTR)
         os.chmod(self.path("/fakebin/ctr"), 0o755)
         os.makedirs(self.path("/fake-ctr"))
-        self.set_route(route)
+        self.set_images(CONTROL_PLANE_IMAGES if images else [])
         self.write("/etc/resolv.conf", "nameserver 127.0.0.11\noptions ndots:0\n")
         if sandbox is not None:
             self.write("/etc/containerd/config.toml", CONTAINERD_CONFIG % sandbox)
@@ -174,15 +170,6 @@ class Node:
     def read(self, p):
         with open(self.path(p)) as fh:
             return fh.read()
-
-    def set_route(self, route):
-        """route: True (IPv4 default route), False (none), "ipv6" (an IPv6 default route only)."""
-        self.write("/proc/net/route", IPV4_ROUTES if route is True else IPV4_ROUTES_NO_DEFAULT)
-        v6 = IPV6_ROUTES_NO_DEFAULT
-        if route == "ipv6":
-            v6 += ("00000000000000000000000000000000 00 00000000000000000000000000000000 00 "
-                   "fe800000000000000000000000000001 00000400 00000001 00000000 00000003     eth0\n")
-        self.write("/proc/net/ipv6_route", v6)
 
     def set_images(self, names):
         """The names containerd holds (what ``ctr -n k8s.io images list --quiet`` prints)."""

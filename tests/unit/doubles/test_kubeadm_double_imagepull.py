@@ -1,7 +1,7 @@
 """kubeadm double: the ImagePull preflight check (kubeadm's RunPullImagesCheck) and its sandbox image warning.
 
 Most tests call the check in this process on a node root from kubeadm_double_helpers.Node (fake ctr first on
-PATH, routing tables, resolv.conf and containerd config under KUBEFORGE_DOUBLE_ROOT); the last ones run
+PATH, resolv.conf and containerd config under KUBEFORGE_DOUBLE_ROOT); the last ones run
 ``kubeadm init`` of the built double.
 """
 import os
@@ -21,7 +21,7 @@ PAUSE = "registry.k8s.io/pause:3.10.1"
 
 
 def unreachable(image, repo, tag):
-    """What the check reports for an image of registry.k8s.io on a node without a route (containerd 1.x)."""
+    """What the check reports for an image of registry.k8s.io: the test bed has no registry (containerd 1.x)."""
     return ('failed to pull image %s: failed to pull image %s: failed to pull and unpack image "%s": failed to '
             'resolve reference "%s": failed to do request: Head "https://registry.k8s.io/v2/%s/manifests/%s": dial '
             'tcp: lookup registry.k8s.io on 127.0.0.11:53: server misbehaving'
@@ -62,7 +62,7 @@ def klog_lines(err):
 
 
 def test_present_images_are_not_pulled(node, capsys):
-    n = node(route=False)
+    n = node()
     n.set_images(ALL + ["docker.io/library/busybox:1.36"])
     check()
     out, err = capsys.readouterr()
@@ -73,25 +73,9 @@ def test_present_images_are_not_pulled(node, capsys):
                              % n.root]
 
 
-def test_absent_images_with_a_route_are_pulled_in_simulation_and_logged(node, capsys):
+def test_absent_images_fail_to_pull_and_every_attempt_is_logged(node, capsys):
+    """The double never pulls: the test bed has no registry, as an airgapped node has none."""
     n = node()
-    n.set_images([i for i in ALL if i != PAUSE])
-    check()
-    out, err = capsys.readouterr()
-    assert out == "" and err == ""
-    log = n.pull_log()
-    assert [(img, res) for _, img, res in log] == [(PAUSE, criruntime.PULL_OK)]
-    assert re.match(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}Z$", log[0][0])
-    path = n.path("/var/log/kubeforge-doubles/image-pulls.log")
-    assert stat.S_IMODE(os.stat(path).st_mode) == 0o644
-    assert stat.S_IMODE(os.stat(os.path.dirname(path)).st_mode) == 0o755
-    # every attempt is appended
-    check()
-    assert [img for _, img, _ in n.pull_log()] == [PAUSE, PAUSE]
-
-
-def test_absent_images_without_a_route_fail_and_are_logged(node, capsys):
-    n = node(route=False)
     n.set_images([i for i in ALL if i not in (PAUSE, "registry.k8s.io/etcd:3.6.6-0")])
     with pytest.raises(preflight.PreflightError) as e:
         check()
@@ -104,10 +88,18 @@ def test_absent_images_without_a_route_fail_and_are_logged(node, capsys):
     log = n.pull_log()
     assert [img for _, img, _ in log] == [PAUSE, "registry.k8s.io/etcd:3.6.6-0"]
     assert log[0][2] == "failed: " + PAUSE_UNREACHABLE.split(": ", 2)[2]
+    assert re.match(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}Z$", log[0][0])
+    path = n.path("/var/log/kubeforge-doubles/image-pulls.log")
+    assert stat.S_IMODE(os.stat(path).st_mode) == 0o644
+    assert stat.S_IMODE(os.stat(os.path.dirname(path)).st_mode) == 0o755
+    # every attempt is appended
+    with pytest.raises(preflight.PreflightError):
+        check()
+    assert [img for _, img, _ in n.pull_log()] == [PAUSE, "registry.k8s.io/etcd:3.6.6-0"] * 2
 
 
 def test_ignore_preflight_errors_image_pull(node, capsys):
-    n = node(route=False)
+    n = node(images=False)
     check(ignore=["imagepull"])
     out, err = capsys.readouterr()
     assert out.count("\t[WARNING ImagePull]: failed to pull image ") == len(ALL)
@@ -117,7 +109,7 @@ def test_ignore_preflight_errors_image_pull(node, capsys):
 
 
 def test_policy_never_does_nothing(node, capsys):
-    n = node(route=False, sandbox="registry.k8s.io/pause:3.6")
+    n = node(images=False, sandbox="registry.k8s.io/pause:3.6")
     check("Never")
     assert capsys.readouterr() == ("", "")
     assert n.ctr_calls() == [] and n.pull_log() == []
@@ -126,14 +118,11 @@ def test_policy_never_does_nothing(node, capsys):
 def test_policy_always_pulls_present_images(node, capsys):
     n = node()
     n.set_images(ALL)
-    check("Always")
-    assert capsys.readouterr() == ("", "")
-    assert [img for _, img, _ in n.pull_log()] == ALL
-    assert n.ctr_calls() == []  # no look-up: Always does not ask
-    n.set_route(False)
     with pytest.raises(preflight.PreflightError):
         check("Always")
     assert capsys.readouterr()[1].count("\t[ERROR ImagePull]: ") == len(ALL)
+    assert [img for _, img, _ in n.pull_log()] == ALL
+    assert n.ctr_calls() == []  # no look-up: Always does not ask
 
 
 def test_failing_ctr_is_a_warning_then_the_image_is_pulled(node, capsys):
@@ -143,7 +132,8 @@ def test_failing_ctr_is_a_warning_then_the_image_is_pulled(node, capsys):
     n.write("/fake-ctr/fail", 'ctr: failed to dial "%s/var/run/containerd/containerd.sock": context deadline '
                               'exceeded\n' % n.root)
     glog.VERBOSITY = 1
-    check()
+    with pytest.raises(preflight.PreflightError):
+        check()
     out, err = capsys.readouterr()
     lines = klog_lines(err)
     warnings = [m for sev, _, m in lines if sev == "W"]
@@ -152,11 +142,11 @@ def test_failing_ctr_is_a_warning_then_the_image_is_pulled(node, capsys):
     assert [m for sev, src, m in lines if sev == "I" and m.startswith("pulling: ")] == ["pulling: " + i for i in ALL]
     assert ("I", "checks.go:809", "using image pull policy: IfNotPresent") in lines
     assert [img for _, img, _ in n.pull_log()] == ALL
-    assert out == ""
+    assert out == "" and err.count("\t[ERROR ImagePull]: ") == len(ALL)
 
 
 def test_ctr_missing_from_path(node, capsys, monkeypatch):
-    n = node(route=False)
+    n = node()
     os.remove(n.path("/fakebin/ctr"))
     monkeypatch.setenv("PATH", n.path("/fakebin"))
     with pytest.raises(preflight.PreflightError):
@@ -181,17 +171,8 @@ def test_dead_cri_socket_is_not_ignorable(node, capsys):
     assert n.pull_log() == [] and n.ctr_calls() == []
 
 
-def test_ipv6_default_route_counts_the_kernels_unreachable_one_does_not(node, capsys):
-    n = node(route="ipv6")
-    check()
-    assert capsys.readouterr() == ("", "")
-    assert all(res == criruntime.PULL_OK for _, _, res in n.pull_log())
-    n.set_route(False)  # only lo's ::/0 (RTF_REJECT) and no IPv4 default
-    assert not criruntime.default_route()
-
-
 def test_parallel_pulls_make_one_aggregated_error(node, capsys):
-    n = node(route=False)
+    n = node()
     n.set_images([i for i in ALL if i not in (PAUSE, "registry.k8s.io/etcd:3.6.6-0")])
     with pytest.raises(preflight.PreflightError):
         check(serial=False)
@@ -201,7 +182,7 @@ def test_parallel_pulls_make_one_aggregated_error(node, capsys):
 
 
 def test_docker_hub_names_are_matched_and_named_as_containerd_does(node, capsys):
-    n = node(route=False)
+    n = node()
     cluster = dict(CLUSTER, imageRepository="kubeforge")
     want = images.control_plane_images(cluster)
     # ctr lists what containerd holds under its normalized name
@@ -218,7 +199,7 @@ def test_docker_hub_names_are_matched_and_named_as_containerd_does(node, capsys)
 
 
 def test_unreachable_wording_follows_containerd_and_the_resolver(node):
-    n = node(route=False)
+    n = node()
     ref = "registry.k8s.io/pause:3.10.1"
     msg = criruntime.unreachable_pull_error(ref, (2, 1))
     assert msg == ('failed to pull and unpack image "registry.k8s.io/pause:3.10.1": failed to resolve image: failed '
@@ -315,7 +296,7 @@ def init(n, *extra):
 
 
 def test_init_fails_preflight_when_images_cannot_be_pulled(make_node):
-    n = make_node(route=False)
+    n = make_node(images=False)
     r = init(n)
     assert r.returncode == 1
     assert r.stdout.endswith("[preflight] Running pre-flight checks\n" + PULL_LINES)
@@ -330,8 +311,8 @@ def test_init_fails_preflight_when_images_cannot_be_pulled(make_node):
 
 
 def test_init_with_imported_images_pulls_nothing(make_node):
-    """The airgap case: the images are in containerd before kubeadm init; no node has a way out."""
-    n = make_node(route=False)
+    """The airgap case (and every scenario's): the images are in containerd before kubeadm init."""
+    n = make_node(images=False)
     n.set_images(ALL)
     r = init(n)  # gets past preflight and times out waiting for a kubelet that is not running
     assert PULL_LINES + '[certs] Using certificateDir folder "/etc/kubernetes/pki"\n' in r.stdout, r.stderr
@@ -340,7 +321,7 @@ def test_init_with_imported_images_pulls_nothing(make_node):
 
 
 def test_init_ignore_preflight_errors_image_pull(make_node):
-    n = make_node(route=False)
+    n = make_node(images=False)
     r = init(n, "--ignore-preflight-errors=ImagePull")
     assert "\t[WARNING ImagePull]: %s\n" % PAUSE_UNREACHABLE in r.stdout
     assert '[certs] Generating "ca" certificate and key' in r.stdout
@@ -348,7 +329,7 @@ def test_init_ignore_preflight_errors_image_pull(make_node):
 
 
 def test_init_image_pull_policy_from_the_configuration(make_node):
-    n = make_node(route=False)
+    n = make_node(images=False)
     n.write("/c.yaml", n.init_config(timeouts="2s").replace("nodeRegistration:\n  name: node1\n",
                                                             "nodeRegistration:\n  name: node1\n"
                                                             "  imagePullPolicy: Never\n"))

@@ -136,9 +136,10 @@ def test_static_pod_manifests_use_the_same_images(make_node):
     extra = "imageRepository: mirror.example/k8s\n"
     n.write("/c.yaml", n.init_config(timeouts="2s", extra_cluster=extra).replace(
         "etcd:\n  local:\n", "etcd:\n  local:\n    imageTag: 3.6.7-0\n"))
-    n.kubeadm(["init", "--config", "/c.yaml"])
     want = images.component_images({"kubernetesVersion": KUBE, "imageRepository": "mirror.example/k8s",
                                     "etcd": {"local": {"imageTag": "3.6.7-0"}}})
+    n.set_images(list(want.values()))
+    n.kubeadm(["init", "--config", "/c.yaml"])
     for comp in ("kube-apiserver", "kube-controller-manager", "kube-scheduler", "etcd"):
         assert "    image: %s\n" % want[comp] in n.read("/etc/kubernetes/manifests/%s.yaml" % comp)
     assert want["etcd"] == "mirror.example/k8s/etcd:3.6.7-0"

@@ -134,10 +134,10 @@ def test_cli_refusals(tmp_path, args, message):
 
 
 def test_imported_archive_satisfies_the_image_pull_check(monkeypatch, capsys):
-    """The names ctr lists after importing the archive are the ones the double's ImagePull check looks for: a node
-    without a route pulls nothing."""
+    """The names ctr lists after importing the archive are the ones the double's ImagePull check looks for: the node
+    pulls nothing."""
     index, _ = layout(kubeadm_images.render_archive(KUBE, "amd64"))
-    n = Node(None, None, "n1", route=False)
+    n = Node(None, None, "n1", images=False)
     try:
         for k in ("PATH", "KUBEFORGE_DOUBLE_ROOT"):
             monkeypatch.setenv(k, n.env[k])
@@ -156,6 +156,36 @@ def test_build_py_publishes_the_archives(release_root, arch):
     path = os.path.join(str(release_root), "kubeadm-images", KUBE, "kubeadm-images-%s.tar" % arch)
     with open(path, "rb") as fh:
         data = fh.read()
-    assert data == kubeadm_images.render_archive(KUBE, arch)
+    flannel = ["ghcr.io/flannel-io/flannel:v0.26.7", "ghcr.io/flannel-io/flannel-cni-plugin:v1.6.2-flannel1"]
+    assert data == kubeadm_images.render_archive(KUBE, arch, extra=flannel)
     with open(path + ".sha256") as fh:
         assert fh.read() == hashlib.sha256(data).hexdigest()
+
+
+def test_extra_images_follow_kubeadms_once_each(tmp_path):
+    extra = ["ghcr.io/flannel-io/flannel:v0.26.7", "registry.k8s.io/pause:3.10.1",
+             "ghcr.io/flannel-io/flannel:v0.26.7", ""]
+    index, _ = layout(kubeadm_images.render_archive(KUBE, "amd64", extra=extra))
+    names = [e["annotations"]["io.containerd.image.name"] for e in index["manifests"]]
+    assert names == images.control_plane_images({"kubernetesVersion": KUBE, "etcd": {"local": {}}}) + [
+        "ghcr.io/flannel-io/flannel:v0.26.7"]
+    out = tmp_path / "x.tar"
+    r = subprocess.run([sys.executable, BUILDER, "--kubernetes-version", KUBE, "--out", str(out),
+                        "--image", "ghcr.io/flannel-io/flannel:v0.26.7", "--image", "busybox:1.36"],
+                       stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    assert r.returncode == 0, r.stderr
+    index, _ = layout(out.read_bytes())
+    assert [e["annotations"]["io.containerd.image.name"] for e in index["manifests"]][-2:] == [
+        "ghcr.io/flannel-io/flannel:v0.26.7", "docker.io/library/busybox:1.36"]
+
+
+def test_build_py_reads_the_flannel_images_from_the_cni_role(tmp_path):
+    spec = importlib.util.spec_from_file_location("kf_build", os.path.join(REPO, "tests", "doubles", "build.py"))
+    build = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(build)
+    assert build.cni_images() == ["ghcr.io/flannel-io/flannel:v0.26.7",
+                                  "ghcr.io/flannel-io/flannel-cni-plugin:v1.6.2-flannel1"]
+    broken = tmp_path / "main.yml"
+    broken.write_text("---\ncni_flannel_image: 'ghcr.io/x/flannel:v1'\n")
+    with pytest.raises(SystemExit, match="sets no cni_flannel_cni_plugin_image"):
+        build.cni_images(str(broken))
