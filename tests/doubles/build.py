@@ -21,6 +21,13 @@ in a temporary GNUPGHOME).  Output is deterministic: the same input gives the
 same bytes, and unchanged files are not rewritten (the signatures and the key
 are made again only when Release changes).
 
+For every kube version it also writes the airgap archive of kubeadm's control-plane
+images, DIR/kubeadm-images/<version>/kubeadm-images-{amd64,arm64,arm}.tar (+ .sha256,
+the hex digest only), made by tests/testbed/kubeadm_images.py from the kubeadm double's
+image list: OCI image layouts for ``ctr -n k8s.io images import``, one minimal image per
+entry of ``kubeadm config images list`` for that version (registry.k8s.io names), and
+Flannel's two images as the cni role names them by default.
+
 The test-double Tigera operator manifest (calico/tigera-operator.yaml) goes to
 DIR/projectcalico/calico/<calico version>/manifests/tigera-operator.yaml, laid
 out like raw.githubusercontent.com, with tigera-operator.yaml.sha256 beside it
@@ -37,6 +44,7 @@ DIR/github.com/opencontainers/runc/releases/download/v<ver>/runc.<arch> (+ runc.
 import argparse
 import gzip
 import hashlib
+import importlib.util
 import io
 import json
 import os
@@ -63,6 +71,12 @@ COMMON_PKG = "common"
 DEFAULT_CALICO_VERSION = "v3.30.3"
 CALICO_MANIFEST = os.path.join(HERE, "calico", "tigera-operator.yaml")
 KUBE_ARCHES = ["amd64", "arm64", "arm"]
+# the airgap archive builder of kubeadm's images (a test-bed tool, run here from the source tree)
+KUBEADM_IMAGES_BUILDER = os.path.join(os.path.dirname(HERE), "testbed", "kubeadm_images.py")
+# Flannel's images as the collection's cni role names them by default: the archive holds them too, so an
+# airgapped cluster finds its pod network's images (read from the role, so the two cannot drift apart).
+CNI_DEFAULTS = os.path.join(os.path.dirname(os.path.dirname(HERE)), "roles", "cni", "defaults", "main.yml")
+CNI_IMAGE_VARS = ("cni_flannel_image", "cni_flannel_cni_plugin_image")
 KUBE_PROGRAMS = ["kubeadm", "kubelet"]
 KUBE_PKG = "kubeforge_kubeadm_double"
 # the K3s double's modules that the kubeadm/kubelet doubles import (kubeadm/k3slib.py)
@@ -198,6 +212,44 @@ def build_kube(out, versions):
                 write_if_changed(os.path.join(d, prog + ".sha256"), hashlib.sha256(data).hexdigest().encode())
     write_if_changed(os.path.join(base, "stable.txt"), versions[-1].encode())
     return versions
+
+
+def kubeadm_images_builder():
+    spec = importlib.util.spec_from_file_location("kubeadm_images", KUBEADM_IMAGES_BUILDER)
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod
+
+
+def kube_images_path(out, tag, arch):
+    return os.path.join(out, "kubeadm-images", tag, "kubeadm-images-%s.tar" % arch)
+
+
+def cni_images(path=CNI_DEFAULTS):
+    """The default Flannel images of the cni role (plain ``name: value`` lines of its defaults file)."""
+    found = {}
+    with open(path) as fh:
+        for line in fh:
+            name, sep, value = line.partition(":")
+            if sep and name.strip() in CNI_IMAGE_VARS:
+                found[name.strip()] = value.strip().strip("'\"")
+    missing = [v for v in CNI_IMAGE_VARS if not found.get(v)]
+    if missing:
+        raise SystemExit("build.py: %s sets no %s" % (path, ", ".join(missing)))
+    return [found[v] for v in CNI_IMAGE_VARS]
+
+
+def build_kube_images(out, versions):
+    """DIR/kubeadm-images/<version>/kubeadm-images-<arch>.tar and its .sha256 for every kube version and arch."""
+    builder = kubeadm_images_builder()
+    extra = cni_images()
+    for tag in sorted(set(versions), key=kube_tag):
+        for arch in KUBE_ARCHES:
+            data = builder.render_archive(tag, arch, extra=extra)
+            path = kube_images_path(out, tag, arch)
+            write_if_changed(path, data)
+            write_if_changed(path + ".sha256", hashlib.sha256(data).hexdigest().encode())
+    return "kubeadm image archives %s" % ",".join(sorted(set(versions), key=kube_tag))
 
 
 def render_airgap(tag, arch):
@@ -625,6 +677,7 @@ def main(argv=None):
     built = build(os.path.abspath(a.out), vs)
     if kvs:
         built += ["kubeadm/kubelet %s" % k for k in build_kube(os.path.abspath(a.out), kvs)]
+        built.append(build_kube_images(os.path.abspath(a.out), kvs))
     if a.calico_version:
         built.append(build_calico(os.path.abspath(a.out), a.calico_version))
     if a.kubectl:

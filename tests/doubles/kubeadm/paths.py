@@ -3,7 +3,8 @@
 ``KUBEFORGE_DOUBLE_ROOT`` (TEST HOOK ONLY, never set in Molecule): a directory
 prefixed to every absolute path the doubles open (``/etc/kubernetes``,
 ``/var/lib/kubelet``, ``/var/lib/etcd``, ``/proc/swaps``,
-``/proc/sys/net/ipv4/ip_forward``, ``/sys/fs/cgroup/cgroup.controllers``, the CRI socket path, ``--config`` files...).
+``/proc/sys/net/ipv4/ip_forward``, ``/sys/fs/cgroup/cgroup.controllers``, ``/etc/resolv.conf``, ``/etc/containerd/config.toml``, the image pull log, the CRI
+socket path, ``--config`` files...).
 File *contents* keep the real paths (``/etc/kubernetes/pki/ca.crt``), so two
 doubles that share one root agree; a path that already lies under the root is
 used as it is.
@@ -32,6 +33,11 @@ IP_FORWARD = "/proc/sys/net/ipv4/ip_forward"
 # Present only on a cgroup v2 (unified) host.
 CGROUP_CONTROLLERS = "/sys/fs/cgroup/cgroup.controllers"
 DEFAULT_CRI_SOCKET = "unix:///var/run/containerd/containerd.sock"
+# What the ImagePull preflight check reads: the resolver configuration (the wording of a failed lookup)
+# and containerd's configuration (its sandbox image); and where it appends one line per pull attempt.
+RESOLV_CONF = "/etc/resolv.conf"
+CONTAINERD_CONFIG = "/etc/containerd/config.toml"
+IMAGE_PULL_LOG = "/var/log/kubeforge-doubles/image-pulls.log"
 
 
 def root():

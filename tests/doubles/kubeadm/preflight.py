@@ -5,12 +5,16 @@ fatal ones as ``[preflight] Some fatal errors occurred:`` + ``\\t[ERROR <Name>]:
 lines + the --ignore-preflight-errors hint (stderr), then the command fails with
 ``error execution phase preflight: preflight checks failed``.  Ignored errors
 are printed as warnings.  Check names are matched case-insensitively.
+
+The ImagePull check runs on its own after the others (kubeadm's RunPullImagesCheck), on the
+first control plane and on a joining control plane; see run_pull_images.
 """
+import json
 import os
 import socket
 import sys
 
-from . import paths, version
+from . import criruntime, glog, images, paths, version
 
 EUID_ENV = "KUBEFORGE_DOUBLE_EUID"  # TEST HOOK ONLY: pretend to run with this effective uid
 
@@ -217,13 +221,20 @@ def run(checks, ignore):
                 fatal.append((c.name, e))
     sys.stdout.flush()
     if fatal:
-        sys.stderr.write("[preflight] Some fatal errors occurred:\n")
-        for name, e in fatal:
-            sys.stderr.write("\t[ERROR %s]: %s\n" % (name, e))
-        sys.stderr.write("[preflight] If you know what you are doing, you can make a check non-fatal with "
-                         "`--ignore-preflight-errors=...`\n")
-        sys.stderr.flush()
-        raise PreflightError("preflight checks failed")
+        fatal_block("".join("\t[ERROR %s]: %s\n" % (name, e) for name, e in fatal))
+
+
+def fatal_block(msg):
+    """kubeadm's handleError: the fatal block on stderr, then the phase fails. msg is printed as it is (an error
+    that belongs to no check, such as a CRI connection failure, has no newline before the hint, as in kubeadm)."""
+    sys.stderr.write("[preflight] Some fatal errors occurred:\n%s" % msg)
+    sys.stderr.write(IGNORE_HINT)
+    sys.stderr.flush()
+    raise PreflightError("preflight checks failed")
+
+
+IGNORE_HINT = ("[preflight] If you know what you are doing, you can make a check non-fatal with "
+               "`--ignore-preflight-errors=...`\n")
 
 
 def root_check(ignore):
@@ -256,3 +267,68 @@ def join_checks(join):
         # a joining control plane gets ca.crt from the kubeadm-certs Secret (or has it already)
         checks.append(file_available(join.get("caCertPath") or paths.PKI_DIR + "/ca.crt"))
     return checks + node_checks(join["nodeRegistration"]["criSocket"])
+
+
+def image_pull(init, cluster):
+    """ImagePullCheck: nodeRegistration.imagePullPolicy Never skips everything; otherwise the sandbox image of
+    the runtime is compared with kubeadm's pause image (a klog warning when they differ), then every image of
+    images.control_plane_images is pulled: IfNotPresent only when containerd does not hold it (a failed look-up
+    is a klog warning, then the image is pulled, as kubeadm's ImageExists does), Always in any case. A failed
+    pull is ``failed to pull image <img>: failed to pull image <img>: <containerd's error>`` (the check's and
+    the runtime's wrapping). imagePullSerial false (parallel pulls) makes one aggregated error of them."""
+    nr = init["nodeRegistration"]
+    sock = nr["criSocket"]
+    policy = nr.get("imagePullPolicy") or "IfNotPresent"
+    serial = nr.get("imagePullSerial") is not False
+    wanted = images.component_images(cluster)
+
+    def fn():
+        if policy in ("Always", "IfNotPresent"):
+            glog.v(1, "checks.go:809", "using image pull policy: %s" % policy)
+        elif policy == "Never":
+            glog.v(1, "checks.go:811", "skipping the pull of all images due to policy: %s" % policy)
+            return [], []
+        else:
+            return [], ["unsupported pull policy %s" % json.dumps(policy)]
+        ctrd = criruntime.containerd_version()
+        sandbox, why = criruntime.sandbox_image(ctrd)
+        if why:
+            glog.v(4, "checks.go:822", "failed to detect the sandbox image for local container runtime, %s" % why)
+        elif sandbox != wanted["pause"]:
+            glog.warning("checks.go:827", "detected that the sandbox image %s of the container runtime is inconsistent "
+                         "with that used by kubeadm. It is recommended to use %s as the CRI sandbox image."
+                         % (json.dumps(sandbox), json.dumps(wanted["pause"])))
+        held, listing_error = None, None
+        errs = []
+        for image in wanted.values():
+            if policy == "IfNotPresent":
+                if held is None:
+                    try:
+                        held = criruntime.image_names(sock)
+                    except criruntime.CtrError as e:
+                        held, listing_error = set(), str(e)
+                if listing_error is not None:
+                    glog.warning("runtime.go:206", "Failed to get image status, image: %s, error: %s"
+                                 % (json.dumps(image), listing_error))
+                elif images.normalize_reference(image) in held:
+                    glog.v(1, "checks.go:850", "image exists: %s" % image)
+                    continue
+            glog.v(1, "checks.go:854", "pulling: %s" % image)
+            err = criruntime.pull_image(image, ctrd)
+            if err:
+                errs.append("failed to pull image %s: failed to pull image %s: %s" % (image, image, err))
+        if not serial and len(errs) > 1:
+            errs = ["[" + ", ".join(dict.fromkeys(errs)) + "]"]
+        return [], errs
+    return Check("ImagePull", fn)
+
+
+def run_pull_images(init, cluster, ignore):
+    """RunPullImagesCheck: connect to the CRI (a dead socket fails preflight whatever is ignored, with the
+    connection error as the whole message), then the ImagePull check through run()."""
+    sock = init["nodeRegistration"]["criSocket"]
+    err = cri_dial_error(sock)
+    if err:
+        fatal_block("failed to create new CRI runtime service: validate service connection: validate CRI v1 "
+                    "runtime API for endpoint %s: %s" % (json.dumps(sock), err))
+    run([image_pull(init, cluster)], ignore)

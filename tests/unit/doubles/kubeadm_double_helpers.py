@@ -7,11 +7,20 @@ throwaway unix socket listener as its CRI socket.  ``KUBEFORGE_DOUBLE_SYSTEMCTL`
 is ``none`` unless a test installs a fake systemctl.  A supervisor thread plays
 systemd's ``Restart=always`` for the kubelet: it re-reads kubeadm-flags.env and
 restarts the kubelet after every exit, like the kubeadm drop-in does.
+
+For the ImagePull preflight check every node also gets a fake ``ctr`` first on its
+PATH (``<root>/fakebin/ctr``, see FAKE_CTR: it holds the images listed in
+``<root>/fake-ctr/images``: by default kubeadm's control-plane images, loaded as the
+scenarios load them from an archive, since the double's pulls always fail; images=False
+for none), ``/etc/resolv.conf`` naming Docker's
+127.0.0.11 and a containerd 1.x ``/etc/containerd/config.toml`` whose sandbox image
+is kubeadm's pause image (sandbox=... for another, None for no file).
 """
 import os
 import shutil
 import socket
 import subprocess
+import sys
 import tempfile
 import threading
 import time
@@ -21,6 +30,10 @@ import pytest
 from k3s_double_helpers import asset_dir  # noqa: F401  (same release tree as the K3s tests)
 
 KUBE = "v1.35.2"
+# What the scenarios import from the test bed's archive before kubeadm runs (the default registry, local etcd).
+CONTROL_PLANE_IMAGES = ["registry.k8s.io/%s:%s" % (n, KUBE) for n in
+                        ("kube-apiserver", "kube-controller-manager", "kube-scheduler", "kube-proxy")] + [
+    "registry.k8s.io/coredns/coredns:v1.13.1", "registry.k8s.io/pause:3.10.1", "registry.k8s.io/etcd:3.6.6-0"]
 KUBECTL = [p for p in (os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "..", ".venv", "bin",
                                     "kubectl"), "/usr/bin/kubectl") if os.path.exists(p)]
 TOKEN = "abcdef.0123456789abcdef"
@@ -72,8 +85,46 @@ class CRI:
         self.sock.close()
 
 
+# A stand-in for Debian's ctr: ``--version`` prints <root>/fake-ctr/version (containerd 1.6.20 by default);
+# any other call is appended to <root>/fake-ctr/calls, then fails with <root>/fake-ctr/fail on stderr when that
+# file exists, else ``images list --quiet`` prints <root>/fake-ctr/images.
+FAKE_CTR = """#!%s
+import os
+import sys
+
+d = os.path.join(os.environ["KUBEFORGE_DOUBLE_ROOT"], "fake-ctr")
+
+
+def read(name, default=""):
+    try:
+        with open(os.path.join(d, name)) as fh:
+            return fh.read()
+    except OSError:
+        return default
+
+
+if "--version" in sys.argv[1:]:
+    sys.stdout.write(read("version", "ctr github.com/containerd/containerd 1.6.20~ds1\\n"))
+    sys.exit(0)
+with open(os.path.join(d, "calls"), "a") as fh:
+    fh.write(" ".join(sys.argv[1:]) + "\\n")
+if os.path.exists(os.path.join(d, "fail")):
+    sys.stderr.write(read("fail"))
+    sys.exit(1)
+if sys.argv[-3:] == ["images", "list", "--quiet"]:
+    sys.stdout.write(read("images"))
+""" % sys.executable
+
+CONTAINERD_CONFIG = """version = 2
+
+[plugins."io.containerd.grpc.v1.cri"]
+  sandbox_image = "%s"
+"""
+
+
 class Node:
-    def __init__(self, kadm, kubelet, name, cri=True, swap=False, ip_forward="1", cgroup="v2"):
+    def __init__(self, kadm, kubelet, name, cri=True, swap=False, ip_forward="1", cgroup="v2", images=True,
+                 sandbox="registry.k8s.io/pause:3.10.1"):
         self.kadm, self.kubelet_bin, self.name = kadm, kubelet, name
         self.root = tempfile.mkdtemp(prefix="kf", dir="/tmp")
         os.makedirs(self.path("/proc/sys/net/ipv4"))
@@ -87,7 +138,14 @@ class Node:
             # what decides cgroup v1 or v2 for the doubles, whatever the test machine runs
             self.write("/sys/fs/cgroup/cgroup.controllers", "cpuset cpu io memory hugetlb pids rdma misc\n")
         self.cri = CRI(self.path("/var/run/containerd/containerd.sock")) if cri else None
-        self.env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "HOME": self.root,
+        self.write("/fakebin/ctr", FAKE_CTR)
+        os.chmod(self.path("/fakebin/ctr"), 0o755)
+        os.makedirs(self.path("/fake-ctr"))
+        self.set_images(CONTROL_PLANE_IMAGES if images else [])
+        self.write("/etc/resolv.conf", "nameserver 127.0.0.11\noptions ndots:0\n")
+        if sandbox is not None:
+            self.write("/etc/containerd/config.toml", CONTAINERD_CONFIG % sandbox)
+        self.env = {"PATH": self.path("/fakebin") + ":" + os.environ.get("PATH", "/usr/bin:/bin"), "HOME": self.root,
                     "KUBEFORGE_DOUBLE_ROOT": self.root, "KUBEFORGE_DOUBLE_SYSTEMCTL": "none",
                     "KUBEFORGE_DOUBLE_EUID": "0"}
         self.ports = {k: free_port() for k in ("api", "healthz", "kubelet", "kcm", "sched", "etcd-client",
@@ -112,6 +170,24 @@ class Node:
     def read(self, p):
         with open(self.path(p)) as fh:
             return fh.read()
+
+    def set_images(self, names):
+        """The names containerd holds (what ``ctr -n k8s.io images list --quiet`` prints)."""
+        self.write("/fake-ctr/images", "".join(n + "\n" for n in names))
+
+    def ctr_calls(self):
+        try:
+            return self.read("/fake-ctr/calls").splitlines()
+        except OSError:
+            return []
+
+    def pull_log(self):
+        """The image pull log as (time, image, result) tuples."""
+        try:
+            return [tuple(ln.split("\t", 2)) for ln in self.read("/var/log/kubeforge-doubles/image-pulls.log")
+                    .splitlines()]
+        except OSError:
+            return []
 
     def kubeadm(self, args, timeout=120, stdin=None):
         return subprocess.run([self.kadm] + list(args), env=self.env, stdout=subprocess.PIPE,

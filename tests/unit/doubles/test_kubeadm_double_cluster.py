@@ -34,6 +34,8 @@ def endpoint(cp):
 def test_init_succeeds(cluster):
     r = cluster.init
     assert r.returncode == 0, r.stdout + r.stderr + cluster.kubelet_log()
+    # containerd held every image (imported first, as the scenarios do): none was pulled
+    assert cluster.pull_log() == []
     assert "Your Kubernetes control-plane has initialized successfully!" in r.stdout
     assert "[mark-control-plane] Marking the node cp1 as control-plane by adding the taints " \
            "[node-role.kubernetes.io/control-plane:NoSchedule]" in r.stdout
@@ -265,6 +267,8 @@ def test_join_worker_and_reset(cluster, make_node, monkeypatch):
               "/var/lib/kubelet/kubeadm-flags.env", "/var/lib/kubelet/pki/kubelet-client-current.pem"):
         assert w.exists(f), f
     assert not w.exists("/etc/kubernetes/bootstrap-kubelet.conf")
+    # a worker pulls nothing in kubeadm (join's preflight runs the ImagePull check for control planes only)
+    assert "Pulling images" not in r.stdout and w.pull_log() == [] and w.ctr_calls() == []
     assert w.read("/etc/kubernetes/pki/ca.crt") == cluster.read("/etc/kubernetes/pki/ca.crt")
     assert "healthzPort: %d" % w.ports["healthz"] in w.read("/var/lib/kubelet/config.yaml")
     code, node = admin(cluster).get("/api/v1/nodes/w1")

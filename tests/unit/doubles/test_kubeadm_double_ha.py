@@ -193,6 +193,40 @@ def test_join_control_plane_succeeds(ha):
         in lines
 
 
+def test_join_control_plane_pulls_images_in_preflight(ha):
+    cp1, cp2 = ha
+    lines = cp2.join.stdout.splitlines()
+    i = lines.index("[preflight] Running pre-flight checks before initializing the new control plane instance")
+    j = lines.index("[preflight] Pulling images required for setting up a Kubernetes cluster")
+    # after the control-plane checks (the ignored etcd port checks print as warnings), before download-certs
+    assert i < j and all(ln.startswith("\t[WARNING Port-") for ln in lines[i + 1:j])
+    assert lines[j + 1:j + 3] == [
+        "[preflight] This might take a minute or two, depending on the speed of your internet connection",
+        "[preflight] You can also perform this action beforehand using 'kubeadm config images pull'"]
+    assert lines[j + 3].startswith("[download-certs] ")
+    # the images of the cluster's configuration (from the kubeadm-config ConfigMap) were all in containerd
+    assert cp2.pull_log() == [] and cp1.pull_log() == []
+
+
+def test_join_control_plane_without_its_images(ha, make_node):
+    cp1, _ = ha
+    n = make_node("cp7")
+    n.set_images(["registry.k8s.io/kube-apiserver:v1.35.2"])
+    r = n.kubeadm(["join", cp1.endpoint, "--token", TOKEN, "--discovery-token-ca-cert-hash", cp1.pin,
+                   "--control-plane", "--certificate-key", cp1.key, "--apiserver-advertise-address", CP3_IP,
+                   "--apiserver-bind-port", str(n.ports["api"]), "--node-name", "cp7",
+                   "--ignore-preflight-errors", ",".join(IGNORE)])
+    assert r.returncode == 1
+    assert r.stdout.endswith("[preflight] You can also perform this action beforehand using 'kubeadm config "
+                             "images pull'\n")
+    assert "\t[ERROR ImagePull]: failed to pull image registry.k8s.io/kube-apiserver" not in r.stderr
+    assert r.stderr.count("\t[ERROR ImagePull]: failed to pull image ") == 6
+    assert r.stderr.endswith("error: error execution phase preflight: preflight checks failed\n"
+                             "To see the stack trace of this error execute with --v=5 or higher\n")
+    assert len(n.pull_log()) == 6
+    assert not n.exists("/etc/kubernetes/pki/ca.key")
+
+
 def test_joined_control_plane_files(ha):
     cp1, cp2 = ha
     for f in ("admin.conf", "controller-manager.conf", "scheduler.conf", "kubelet.conf",

@@ -5,7 +5,7 @@ from __future__ import annotations
 import ipaddress
 import time
 
-from .. import certs, der, kclient, kconfig, kubeconfig, paths, yamlk
+from .. import certs, der, images, kclient, kconfig, kubeconfig, paths, yamlk
 from .base import Fail, go_q, out
 from .patches import apply_patches
 from .waits import fmt_secs, wait_http
@@ -194,7 +194,6 @@ def write_etcd_manifest(c, patches_dir=None, initial_cluster=None):
     """etcd.yaml; initial_cluster = [(name, peerURL)] of a joining member (then --initial-cluster-state=existing)."""
     cl = c.cluster
     local = cl["etcd"]["local"]
-    repo = cl.get("imageRepository", "registry.k8s.io")
     url = host_url("https", c.adv, 2379)
     defaults = {
         "advertise-client-urls": url, "cert-file": c.p("etcd/server.crt"), "client-cert-auth": "true",
@@ -210,7 +209,7 @@ def write_etcd_manifest(c, patches_dir=None, initial_cluster=None):
         defaults["initial-cluster"] = ",".join("%s=%s" % m for m in initial_cluster)
         defaults["initial-cluster-state"] = "existing"
     cmd = ["etcd"] + merged_args(defaults, local.get("extraArgs"))
-    pod = static_pod("etcd", "%s/etcd:3.6.6-0" % repo, cmd,
+    pod = static_pod("etcd", images.component_images(cl)["etcd"], cmd,
                      {"kubeadm.kubernetes.io/etcd.advertise-client-urls": url})
     pod = apply_patches(pod, patches_dir, "etcd")
     paths.makedirs(paths.MANIFESTS_DIR)
@@ -226,8 +225,7 @@ def phase_manifests(c, patches_dir=None):
 
 def write_control_plane_manifests(c, patches_dir=None):
     cl = c.cluster
-    repo = cl.get("imageRepository", "registry.k8s.io")
-    kv = cl["kubernetesVersion"]
+    image = images.component_images(cl)
     paths.makedirs(paths.MANIFESTS_DIR)
     out('[control-plane] Using manifest folder "%s"' % paths.MANIFESTS_DIR)
     net = cl["networking"]
@@ -272,7 +270,7 @@ def write_control_plane_manifests(c, patches_dir=None):
             ("kube-scheduler", sched, "scheduler", None)):
         out('[control-plane] Creating static Pod manifest for "%s"' % name)
         cmd = [name] + merged_args(defaults, (cl.get(key) or {}).get("extraArgs"))
-        pod = static_pod(name, "%s/%s:%s" % (repo, name, kv), cmd, ann)
+        pod = static_pod(name, image[name], cmd, ann)
         pod = apply_patches(pod, patches_dir, name)
         paths.write("%s/%s.yaml" % (paths.MANIFESTS_DIR, name), yamlk.dump(pod), 0o600)
 

@@ -273,11 +273,12 @@ def join_control_plane_prepare(j, cluster, boot, ign, skip, patches_dir):
         out("[preflight] Running pre-flight checks before initializing the new control plane instance")
         try:
             preflight.run(preflight.init_checks(init, cl, None, secondary=True), ign)
+            out("[preflight] Pulling images required for setting up a Kubernetes cluster")
+            out("[preflight] This might take a minute or two, depending on the speed of your internet connection")
+            out("[preflight] You can also perform this action beforehand using 'kubeadm config images pull'")
+            preflight.run_pull_images(init, cl, ign)
         except preflight.PreflightError as e:
             raise Fail(str(e), phase="preflight")
-        out("[preflight] Pulling images required for setting up a Kubernetes cluster")
-        out("[preflight] This might take a minute or two, depending on the speed of your internet connection")
-        out("[preflight] You can also perform this action beforehand using 'kubeadm config images pull'")
     if key:
         download_certs(boot, c, key)
     run_phase_certs(c, "control-plane-prepare/certs")
