@@ -8,7 +8,7 @@ export PATH := $(VENV)/bin:$(PATH)
 export ANSIBLE_COLLECTIONS_PATH := $(CURDIR)/collections
 # MOLECULE_JOBS run at a time, longest first, but the two on emulated ARM third and fourth: on a fresh
 # machine their images are still building in the background when the first ones start (setup.sh).
-SCENARIOS ?= kubeadm-ha k3s-ha-etcd k3s-arm rpi-prep kubeadm k3s-external-db validation k3s-external-etcd k3s-single containerd kube-artifacts
+SCENARIOS ?= kubeadm-ha k3s-ha-etcd k3s-arm rpi-prep kubeadm airgap k3s-external-db validation k3s-external-etcd k3s-single containerd kube-artifacts
 MOLECULE_JOBS ?= 2
 MIRROR_PORT ?= 8765
 export KUBEFORGE_MIRROR_PORT := $(MIRROR_PORT)

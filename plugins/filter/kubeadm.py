@@ -16,6 +16,7 @@ from ansible_collections.kubeforge.cluster.plugins.module_utils.kubeadm_discover
     KubeadmDiscoveryError,
     kubeadm_ca_cert_hash,
 )
+from ansible_collections.kubeforge.cluster.plugins.plugin_utils.image_archive import missing
 from ansible_collections.kubeforge.cluster.plugins.plugin_utils.kubeadm_config import (
     KubeadmConfigError,
     kubeadm_documents,
@@ -40,4 +41,5 @@ class FilterModule:
             'kubeadm_ca_cert_hash': as_filter(kubeadm_ca_cert_hash, discovery_errors),
             'kube_sha256': as_filter(kube_sha256, (KubeReleaseError,)),
             'kubeadm_config': as_filter(_kubeadm_config, (KubeadmConfigError,)),
+            'image_archive_missing': missing,
         }

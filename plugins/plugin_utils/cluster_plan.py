@@ -76,6 +76,7 @@ def plan_clusters(nodes: list[dict[str, Any]]) -> dict[str, Any]:
             "distribution": node.get("distribution"),
             "datastore": node.get("datastore"),
             "release_key": node.get("release_key"),
+            "airgap": _flag(node.get("airgap")),
             "servers": [],
             "agents": [],
             "loadbalancers": [],
@@ -93,6 +94,10 @@ def plan_clusters(nodes: list[dict[str, Any]]) -> dict[str, Any]:
                 _err(errors, f"cluster '{name}': {var} differs between hosts ({cluster['hosts'][0]}: "
                              f"{cluster[key]!r}, {host}: {node.get(key)!r}); set it once for the whole cluster "
                              "(for example in the cluster's group_vars).")
+        if _flag(node.get("airgap")) != cluster["airgap"]:
+            _err(errors, f"cluster '{name}': cluster_airgap differs between hosts ({cluster['hosts'][0]}: "
+                         f"{cluster['airgap']}, {host}: {_flag(node.get('airgap'))}); a cluster's nodes are airgapped "
+                         "together or not at all. Set it once for the cluster (for example in its group_vars).")
         endpoint = node.get("api_endpoint") or ""
         if endpoint and endpoint not in cluster["api_endpoints"]:
             cluster["api_endpoints"].append(endpoint)

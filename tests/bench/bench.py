@@ -196,6 +196,14 @@ class Bench:
         base = f"{self.releases}/dl.k8s.io/release/{KUBERNETES_VERSION}/bin/linux/amd64"
         return {n: f"{base}/{n}" for n in ("kubeadm", "kubelet", "kubectl")}
 
+    def images_archive(self, shape: Shape) -> Optional[Tuple[str, str]]:
+        """The kubeadm image archive make doubles built, and its digest (tests/testbed/kubeadm_images.py)."""
+        if shape.distribution != "kubeadm":
+            return None
+        path = f"{self.releases}/kubeadm-images/{KUBERNETES_VERSION}/kubeadm-images-amd64.tar"
+        with open(path + ".sha256") as f:
+            return path, f.read().strip()
+
     def run_floor(self, shape: Shape, run: int, result: ShapeResult) -> None:
         prefix = f"{self.tag}-{shape.key.replace('+', 'p')}-f{run}"
         groups = host_names(shape, prefix)
@@ -204,7 +212,8 @@ class Bench:
             self.containers(names)
             endpoint = self.address(groups["loadbalancers"][0]) if shape.loadbalancers else None
             inv = inventory(shape, groups, mirror_url=self.mirror_url, run_dir=self.run_dir(prefix),
-                            api_endpoint=endpoint, floor_files=self.floor_files(shape))
+                            api_endpoint=endpoint, floor_files=self.floor_files(shape),
+                            images_archive=self.images_archive(shape))
             wall, _, _, _ = self.playbook(os.path.join(HERE, "floor", f"{shape.distribution}.yml"), inv,
                                           f"{prefix}-floor", forks_for(shape.hosts))
             result.floor.append(wall)
@@ -228,7 +237,8 @@ class Bench:
             self.containers(names)
             endpoint = self.address(groups["loadbalancers"][0]) if shape.loadbalancers else None
             run_dir = self.run_dir(prefix)
-            inv = inventory(shape, groups, mirror_url=self.mirror_url, run_dir=run_dir, api_endpoint=endpoint)
+            inv = inventory(shape, groups, mirror_url=self.mirror_url, run_dir=run_dir, api_endpoint=endpoint,
+                            images_archive=self.images_archive(shape))
 
             wall, stats, rss, offset = self.playbook(site, inv, f"{prefix}-converge", forks)
             req = self.requests_since(offset)
@@ -259,7 +269,8 @@ class Bench:
                 result.node_rss_mib.append(rss_node)
 
             if shape.grow:
-                inv = inventory(shape, grown, mirror_url=self.mirror_url, run_dir=run_dir, api_endpoint=endpoint)
+                inv = inventory(shape, grown, mirror_url=self.mirror_url, run_dir=run_dir, api_endpoint=endpoint,
+                                images_archive=self.images_archive(shape))
                 wall, stats, _, _ = self.playbook(site, inv, f"{prefix}-grow", forks)
                 result.grow.append(wall)
                 result.grow_changed.append(stats.changed)

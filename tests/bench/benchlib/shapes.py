@@ -6,7 +6,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Dict, List, Optional
+from typing import Any, Dict, List, Optional, Tuple
 
 K3S_VERSION = "v1.35.1+k3s1"
 KUBERNETES_VERSION = "v1.35.2"
@@ -60,12 +60,15 @@ def forks_for(hosts: int) -> int:
 
 
 def inventory(shape: Shape, groups: Dict[str, List[str]], *, mirror_url: str, run_dir: str,
-              api_endpoint: Optional[str] = None, floor_files: Optional[Dict[str, str]] = None) -> Dict[str, Any]:
+              api_endpoint: Optional[str] = None, floor_files: Optional[Dict[str, str]] = None,
+              images_archive: Optional[Tuple[str, str]] = None) -> Dict[str, Any]:
     """An inventory (as a dict to dump as JSON) for site.yml or the floor playbook.
 
     mirror_url is the loopback release mirror (http://127.0.0.1:PORT), run_dir the run's private
     directory on the controller (artifact cache, kubeconfig, PKI). floor_files names the release
-    files the floor playbook copies (it has no download step of its own).
+    files the floor playbook copies (it has no download step of its own). images_archive is the
+    kubeadm image archive and its sha256 (the test bed has no registry, so both site.yml and the
+    floor load kubeadm's images from it).
     """
     all_vars: Dict[str, Any] = {
         "ansible_connection": "community.docker.docker",
@@ -92,6 +95,9 @@ def inventory(shape: Shape, groups: Dict[str, List[str]], *, mirror_url: str, ru
         all_vars["cluster_api_endpoint"] = api_endpoint
     if floor_files:
         all_vars["bench_floor_files"] = floor_files
+    if images_archive and shape.distribution == "kubeadm":
+        all_vars["kubeadm_images_archive"] = images_archive[0]
+        all_vars["kubeadm_images_archive_checksum"] = "sha256:" + images_archive[1]
     return {
         "all": {
             "vars": all_vars,

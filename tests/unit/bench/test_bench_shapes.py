@@ -162,3 +162,15 @@ def test_inventory_is_json() -> None:
     inv = shapes.inventory(shape, shapes.host_names(shape, "p"), mirror_url=MIRROR, run_dir=RUN_DIR,
                            api_endpoint="10.0.0.1", floor_files={"k3s": "/rel/k3s"})
     assert json.loads(json.dumps(inv)) == inv
+
+
+@pytest.mark.parametrize("key", ["kubeadm-1+2", "k3s-1+2"])
+def test_inventory_gives_only_kubeadm_the_image_archive(key) -> None:
+    shape = SHAPES[key]
+    v = shapes.inventory(shape, shapes.host_names(shape, "p"), mirror_url=MIRROR, run_dir=RUN_DIR,
+                         images_archive=("/rel/kubeadm-images/v1.35.2/kubeadm-images-amd64.tar", "ab" * 32))["all"]["vars"]
+    if shape.distribution == "kubeadm":
+        assert v["kubeadm_images_archive"] == "/rel/kubeadm-images/v1.35.2/kubeadm-images-amd64.tar"
+        assert v["kubeadm_images_archive_checksum"] == "sha256:" + "ab" * 32
+    else:
+        assert "kubeadm_images_archive" not in v and "kubeadm_images_archive_checksum" not in v

@@ -394,3 +394,23 @@ def test_kubeadm_networks_use_the_cni_block() -> None:
 def test_unknown_variables_found_on_a_host_are_errors() -> None:
     message = "s1: k3s_sever_config is not a variable of kubeforge.cluster; did you mean k3s_server_config?"
     assert message in plan_clusters([node("s1", unknown_variables=[message])])["errors"]
+
+
+@pytest.mark.parametrize("value", [True, "True", "true", "yes"])
+def test_an_airgapped_cluster_is_published_as_such(value: object) -> None:
+    plan = plan_clusters([node("s1", airgap=value), node("a1", roles=("agent",), airgap=True)])
+    assert plan["errors"] == []
+    assert plan["clusters"]["default"]["airgap"] is True
+
+
+def test_a_cluster_is_not_airgapped_by_default() -> None:
+    assert plan_clusters([node("s1")])["clusters"]["default"]["airgap"] is False
+
+
+def test_hosts_of_one_cluster_that_disagree_on_airgap_are_named() -> None:
+    plan = plan_clusters([node("s1", airgap="False"), node("a1", roles=("agent",), airgap="True"),
+                          node("e1", cluster="edge", airgap=True)])
+    assert plan["errors"] == [
+        "cluster 'default': cluster_airgap differs between hosts (s1: False, a1: True); a cluster's nodes are "
+        "airgapped together or not at all. Set it once for the cluster (for example in its group_vars)."]
+    assert plan["clusters"]["edge"]["airgap"] is True
