@@ -23,7 +23,7 @@ OPENSSL = shutil.which('openssl')
 
 
 def test_all_filters_exposed():
-    assert sorted(FILTERS) == ['kube_sha256', 'kubeadm_ca_cert_hash', 'kubeadm_config']
+    assert sorted(FILTERS) == ['image_archive_missing', 'kube_sha256', 'kubeadm_ca_cert_hash', 'kubeadm_config']
 
 
 def test_filters_are_found_by_fqcn():
