@@ -24,8 +24,8 @@ class ImageArchiveError(ValueError):
 def normalise(ref: str) -> str:
     """A reference as containerd names it: the registry and docker.io's ``library/`` made explicit."""
     ref = ref.strip()
-    name, _, digest = ref.partition("@")
-    first, _, rest = name.partition("/")
+    name, digest = ref.split("@", 1) if "@" in ref else (ref, "")
+    first, rest = name.split("/", 1) if "/" in name else (name, "")
     if not rest or ("." not in first and ":" not in first and first != "localhost"):
         name = "docker.io/" + name if rest else "docker.io/library/" + name
     elif first == "docker.io" and "/" not in rest:
