@@ -7,7 +7,7 @@ DOCUMENTATION = r"""
 name: image_archive
 author:
   - kubeforge maintainers (!UNKNOWN)
-version_added: 0.3.0
+version_added: 0.2.0
 short_description: Name the container images an image archive on the controller holds
 description:
   - Reads the index of each image archive given (an OCI image layout tar, or C(docker save) output, optionally

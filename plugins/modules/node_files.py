@@ -7,7 +7,7 @@ from __future__ import annotations
 DOCUMENTATION = r"""
 module: node_files
 short_description: Bring a node's small files, directories and links to their desired state in one call
-version_added: 0.3.0
+version_added: 0.2.0
 author: kubeforge maintainers (!UNKNOWN)
 description:
   - Replaces a series of M(ansible.builtin.file), M(ansible.builtin.copy) and M(ansible.builtin.template) tasks
