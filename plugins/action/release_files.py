@@ -66,32 +66,35 @@ class ActionModule(ActionBase):
         os.makedirs(cache_dir, mode=0o700, exist_ok=True)
         paths: dict[str, str] = {}
         fetched: list[str] = []
+        sha256: dict[str, str] = {}
         digests: dict[str, str] = {}
         for spec in specs:
             path = os.path.join(cache_dir, spec.dest)
             try:
-                if self._ensure(spec, path, timeout, digests):
+                downloaded, sha256[spec.name] = self._ensure(spec, path, timeout, digests)
+                if downloaded:
                     fetched.append(spec.name)
             except ReleaseFileError as exc:
                 return {**result, "failed": True, "kind": exc.kind, "url": spec.url,
                         "msg": failure_message(spec, what, source, exc, str(args.get("mismatch_hint") or ""))}
             paths[spec.name] = path
-        return {**result, "changed": bool(fetched), "paths": paths, "fetched": fetched}
+        return {**result, "changed": bool(fetched), "paths": paths, "fetched": fetched, "sha256": sha256}
 
-    def _ensure(self, spec: FileSpec, path: str, timeout: int, digests: dict[str, str]) -> bool:
-        """Make ``path`` a verified copy of ``spec``; True when it had to be downloaded."""
+    def _ensure(self, spec: FileSpec, path: str, timeout: int, digests: dict[str, str]) -> tuple[bool, str]:
+        """Make ``path`` a verified copy of ``spec``; whether it had to be downloaded, and its sha256."""
         os.makedirs(os.path.dirname(path), mode=0o700, exist_ok=True)
         with _locked(path + ".lock"):
             stamp_path = path + ".verified"
             current = _stat(path)
-            if current and stamp_fresh(spec, read_stamp(_read(stamp_path)), *current):
-                return False
+            stamp = read_stamp(_read(stamp_path))
+            if current and stamp_fresh(spec, stamp, *current):
+                return False, str(stamp["sha256"])
             want = expected_digest(spec, self._checksum_text(spec, timeout, digests))
             if current and _sha256_of(path) == want:
                 self._finish(spec, path, want)
-                return False
+                return False, want
             self._download(spec, path, want, timeout)
-            return True
+            return True, want
 
     def _checksum_text(self, spec: FileSpec, timeout: int, seen: dict[str, str]) -> str | None:
         """The published digest file, read once a run of this task (K3s lists all its files in one)."""

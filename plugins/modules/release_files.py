@@ -137,6 +137,11 @@ paths:
   returned: success
   type: dict
   sample: {k3s: /root/.cache/kubeforge/k3s/v1.35.1+k3s1/k3s-arm64}
+sha256:
+  description: The sha256 digest of each verified copy, by file name.
+  returned: success
+  type: dict
+  sample: {k3s: 3e1f8a0c4bd1e2a47c6d5b2e9f0a1b2c3d4e5f60718293a4b5c6d7e8f9a0b1c2}
 fetched:
   description: Names of the files this call downloaded (the others were already in the cache, verified).
   returned: success

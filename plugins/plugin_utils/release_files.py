@@ -186,6 +186,8 @@ def stamp_fresh(spec: FileSpec, stamp: dict[str, t.Any], size: int, mtime_ns: in
     """
     if not stamp or stamp.get("url") != spec.url or stamp.get("verified_against") != spec.digest_source:
         return False
+    if not re.fullmatch(r"[0-9a-f]{64}", str(stamp.get("sha256"))):
+        return False
     if spec.checksum and stamp.get("sha256") != spec.checksum:
         return False
     return stamp.get("size") == size and stamp.get("mtime_ns") == mtime_ns

@@ -80,6 +80,8 @@ def test_fetches_verifies_and_then_skips_the_network(served: tuple[str, Path, li
     second = run({"files": [k3s(url)], "cache_dir": str(cache), "what": "K3s"})
     assert not second["changed"] and second["fetched"] == []
     assert len(requests) == before, "a verified cache file must not be fetched again"
+    # The digest the install step compares with the node's copy, from the download and then from the stamp.
+    assert first["sha256"] == second["sha256"] == {"k3s": hashlib.sha256(BODY).hexdigest()}
 
 
 def test_a_changed_cache_file_is_checked_and_replaced(served: tuple[str, Path, list[str]], tmp_path: Path) -> None:

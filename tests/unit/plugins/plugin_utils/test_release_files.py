@@ -107,6 +107,9 @@ def test_stamp_round_trip_and_what_invalidates_it() -> None:
     assert not stamp_fresh(moved, stamp, 10, 99), "another source must be verified again"
     assert not stamp_fresh(spec, read_stamp("not json"), 10, 99)
     assert not stamp_fresh(spec, read_stamp("[1]"), 10, 99)
+    # The stamp's digest is handed to the install step: a stamp without a well-formed one is not trusted.
+    assert not stamp_fresh(spec, {**stamp, "sha256": "not a digest"}, 10, 99)
+    assert not stamp_fresh(spec, {k: v for k, v in stamp.items() if k != "sha256"}, 10, 99)
 
 
 def test_stamp_of_a_pinned_digest_follows_the_pin() -> None:
