@@ -52,12 +52,22 @@ def k3s_bin_old(release_root, host_arch):
     return os.path.join(asset_dir(release_root, OLD), BIN_NAME[host_arch])
 
 
-def free_port():
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    p = s.getsockname()[1]
-    s.close()
-    return p
+_PORTS_GIVEN: set = set()
+
+
+def free_port() -> int:
+    """A loopback port nothing listens on, never the same twice in one test session.
+
+    The kernel may hand the port it just released to the next bind to port 0, so two calls in a row could
+    return one port for two listeners (seen in CI: a kubelet's healthz and its server on one port)."""
+    while True:
+        s = socket.socket()
+        s.bind(("127.0.0.1", 0))
+        p = s.getsockname()[1]
+        s.close()
+        if p not in _PORTS_GIVEN:
+            _PORTS_GIVEN.add(p)
+            return p
 
 
 class Env:

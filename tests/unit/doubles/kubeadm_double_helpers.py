@@ -28,6 +28,7 @@ import time
 import pytest
 
 from k3s_double_helpers import asset_dir  # noqa: F401  (same release tree as the K3s tests)
+from k3s_double_helpers import free_port  # noqa: F401  (one port source for every double test)
 
 KUBE = "v1.35.2"
 # What the scenarios import from the test bed's archive before kubeadm runs (the default registry, local etcd).
@@ -51,14 +52,6 @@ def kadm_bin(release_root, host_arch):
 @pytest.fixture(scope="session")
 def kubelet_bin(release_root, host_arch):
     return os.path.join(kube_dir(release_root, host_arch), "kubelet")
-
-
-def free_port():
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    p = s.getsockname()[1]
-    s.close()
-    return p
 
 
 class CRI:
