@@ -26,6 +26,15 @@ options:
         with each cluster's C(k3s_version) and C(kube_minor), and hosts whose kubelet would refuse cgroup v1 are
         reported in C(errors).
     type: dict
+  partial:
+    description:
+      - The run may hold any part of a cluster, as a reset of some of its hosts does. A cluster then needs no
+        server in the run, its C(first_server) is the inventory's first server whether the run holds it or not, a
+        load balancer or datastore host may come without the cluster's nodes, and the checks of the cluster's
+        shape, networks and token are left out. Nothing may be built from such a plan.
+    type: bool
+    default: false
+    version_added: 0.2.0
 """
 
 EXAMPLES = r"""
@@ -38,7 +47,8 @@ RETURN = r"""
 _value:
   description:
     - C(clusters), a dict by cluster name; each cluster has C(servers), C(agents), C(loadbalancers), C(datastores),
-      C(hosts), C(first_server), C(api_endpoint), C(api_port), C(api_hostport), C(api_url), C(token_source),
+      C(hosts), C(first_server), C(servers_left_out) (the cluster's servers in the inventory that the run leaves
+      out), C(api_endpoint), C(api_port), C(api_hostport), C(api_url), C(token_source),
       C(nodes) (by host - C(role), C(address), C(node_name), C(arch), C(cgroup_v1), C(container), C(kube_bin_dir))
       and, with O(releases), C(k3s_version) and C(kube_minor).
     - C(errors), the list of problems; C(release_keys), the K3s releases to resolve; with O(releases), C(k3s_versions).
@@ -51,10 +61,11 @@ from ansible_collections.kubeforge.cluster.plugins.plugin_utils.filter_errors im
 from ansible_collections.kubeforge.cluster.plugins.plugin_utils.cluster_plan import finish_plan, plan_clusters, summary_table
 
 
-def _cluster_plan(nodes: list[dict[str, Any]], releases: dict[str, str] | None = None) -> dict[str, Any]:
+def _cluster_plan(nodes: list[dict[str, Any]], releases: dict[str, str] | None = None,
+                  partial: bool = False) -> dict[str, Any]:
     if not isinstance(nodes, list) or not all(isinstance(n, dict) and "host" in n for n in nodes):
         raise TypeError("cluster_plan expects a list of host records, each with a 'host' key")
-    plan = plan_clusters(nodes)
+    plan = plan_clusters(nodes, partial=bool(partial))
     return plan if releases is None else finish_plan(plan, dict(releases))
 
 

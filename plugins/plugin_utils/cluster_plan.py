@@ -29,7 +29,26 @@ def _err(errors: list[str], text: str) -> None:
         errors.append(text)
 
 
-def plan_clusters(nodes: list[dict[str, Any]]) -> dict[str, Any]:
+def _new_cluster(name: str, node: dict[str, Any]) -> dict[str, Any]:
+    """A cluster as its first host in inventory order describes it, before its hosts are added."""
+    return {
+        "name": name,
+        "distribution": node.get("distribution"),
+        "datastore": node.get("datastore"),
+        "release_key": node.get("release_key"),
+        "airgap": _flag(node.get("airgap")),
+        "servers": [],
+        "agents": [],
+        "loadbalancers": [],
+        "datastores": [],
+        "api_endpoints": [],
+        "api_ports": [],
+        "hosts": [],
+        "nodes": {},
+    }
+
+
+def plan_clusters(nodes: list[dict[str, Any]], partial: bool = False) -> dict[str, Any]:
     """Build the cluster plan.
 
     Each node record has: ``host`` (inventory name), ``cluster`` (cluster name),
@@ -42,6 +61,18 @@ def plan_clusters(nodes: list[dict[str, Any]]) -> dict[str, Any]:
     inventory order by their ``order`` (``[rank, index]``: servers, agents, load
     balancers, datastores, each in its group's order; records without it keep the
     order given, after the others), so the first server is stable across runs.
+
+    Each cluster also gets ``servers_left_out``: the servers of the cluster in the
+    inventory (``inventory_servers``) that the run leaves out, in inventory order.
+
+    With ``partial``, the run may hold any part of a cluster, as a reset does (a
+    ``--limit`` to some of its hosts): a cluster needs no server in the run, its
+    ``first_server`` is the inventory's whether or not the run holds it, a load
+    balancer or datastore host may come without the cluster's nodes, and only the
+    checks a reset relies on are made (each host's own inputs, the groups, the
+    distribution and datastore agreeing, one machine listed once, misspelled
+    variables). The shape of the cluster, its networks and its token are not
+    checked: nothing is built from such a plan.
     """
     # Inventory order, not play order: the first server listed creates the cluster.
     nodes = sorted(nodes, key=lambda n: tuple(int(x) for x in (n.get("order") or [4, 0])))
@@ -71,21 +102,7 @@ def plan_clusters(nodes: list[dict[str, Any]]) -> dict[str, Any]:
         if len(roles) > 1:
             _err(errors, f"{host}: the host is in both the server and the agent group; a node is one or the other.")
             continue
-        cluster = clusters.setdefault(name, {
-            "name": name,
-            "distribution": node.get("distribution"),
-            "datastore": node.get("datastore"),
-            "release_key": node.get("release_key"),
-            "airgap": _flag(node.get("airgap")),
-            "servers": [],
-            "agents": [],
-            "loadbalancers": [],
-            "datastores": [],
-            "api_endpoints": [],
-            "api_ports": [],
-            "hosts": [],
-            "nodes": {},
-        })
+        cluster = clusters.setdefault(name, _new_cluster(name, node))
         cluster["hosts"].append(host)
         cluster[roles[0] + "s"].append(host)
         for key, var in (("distribution", "cluster_distribution"), ("datastore", "cluster_datastore"),
@@ -108,6 +125,8 @@ def plan_clusters(nodes: list[dict[str, Any]]) -> dict[str, Any]:
 
     for name, role, node in services:
         cluster = clusters.get(name)
+        if cluster is None and partial:
+            cluster = clusters[name] = _new_cluster(name, node)
         if cluster is None:
             _err(errors, f"{node['host']}: it is a {role} host of cluster '{name}', but no server or agent of the "
                          f"play belongs to that cluster; set its {'api_lb_cluster' if role == 'loadbalancer' else 'cluster_name'} "
@@ -130,7 +149,7 @@ def plan_clusters(nodes: list[dict[str, Any]]) -> dict[str, Any]:
             _err(errors, f"cluster '{key[0]}': hosts {by_node_name[key]} and {node['host']} would both register "
                          f"as node '{key[1]}'; give one of them another hostname or node name.")
         by_node_name.setdefault(key, node["host"])
-        for text in node.get("token_problems") or []:
+        for text in [] if partial else node.get("token_problems") or []:
             _err(errors, f"{node['host']}: {text}")
 
     machines: dict[str, list[str]] = {}
@@ -144,7 +163,7 @@ def plan_clusters(nodes: list[dict[str, Any]]) -> dict[str, Any]:
                          "give each clone its own (rm /etc/machine-id && systemd-machine-id-setup).")
 
     tokens: dict[str, dict[str, list[str]]] = {}
-    for node in members:
+    for node in [] if partial else members:
         fingerprint = node.get("token_fingerprint") or ""
         if fingerprint:
             tokens.setdefault(str(node.get("cluster")), {}).setdefault(fingerprint, []).append(node["host"])
@@ -160,6 +179,12 @@ def plan_clusters(nodes: list[dict[str, Any]]) -> dict[str, Any]:
         if cluster["distribution"] not in DISTRIBUTIONS:
             _err(errors, f"cluster '{name}': cluster_distribution must be one of {', '.join(DISTRIBUTIONS)}, "
                          f"not {cluster['distribution']!r}.")
+        inventory_servers = _inventory_servers(name, nodes)
+        cluster["servers_left_out"] = [h for h in inventory_servers if h not in cluster["servers"]]
+        if partial:
+            _finish_partial(errors, cluster, inventory_servers, address_of,
+                            any(n.get("token_fingerprint") for n in nodes if n.get("cluster") == name))
+            continue
         if not cluster["servers"]:
             left_out = sorted({str(n.get("inventory_first_server")) for n in members
                                if n.get("cluster") == name and n.get("inventory_first_server")})
@@ -239,6 +264,26 @@ def plan_clusters(nodes: list[dict[str, Any]]) -> dict[str, Any]:
             "release_keys": sorted({str(n.get("release_key") or "") for n in nodes
                                     if n.get("distribution") == "k3s" and n.get("release_key")
                                     and set(n.get("roles", [])) & set(ROLES)})}
+
+
+def _inventory_servers(name: str, nodes: list[dict[str, Any]]) -> list[str]:
+    """The servers of cluster ``name`` in the inventory, in its order, as the first host record that knows says."""
+    for node in nodes:
+        if str(node.get("cluster") or "") == name and node.get("inventory_servers"):
+            return [str(host) for host in node["inventory_servers"]]
+    return []
+
+
+def _finish_partial(errors: list[str], cluster: dict[str, Any], inventory_servers: list[str],
+                    address_of: dict[str, str], token_given: bool) -> None:
+    """The addresses of a cluster of which the run may hold only part (see ``plan_clusters``)."""
+    servers = cluster["servers"]
+    first = inventory_servers[0] if inventory_servers else (servers[0] if servers else "")
+    cluster["first_server"] = first
+    cluster["api_endpoint"] = cluster["api_endpoints"][0] if cluster["api_endpoints"] else address_of.get(first, first)
+    cluster["api_port"] = _api_port(errors, cluster["name"], cluster["api_ports"])
+    cluster.update(api_addresses(cluster["api_endpoint"], cluster["api_port"]))
+    cluster["token_source"] = "cluster_token" if token_given else "first_server"
 
 
 _DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$")

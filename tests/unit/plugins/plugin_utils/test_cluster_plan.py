@@ -414,3 +414,80 @@ def test_hosts_of_one_cluster_that_disagree_on_airgap_are_named() -> None:
         "cluster 'default': cluster_airgap differs between hosts (s1: False, a1: True); a cluster's nodes are "
         "airgapped together or not at all. Set it once for the cluster (for example in its group_vars)."]
     assert plan["clusters"]["edge"]["airgap"] is True
+
+
+# A partial plan: the run holds part of a cluster, as a reset does.
+
+def test_servers_left_out_name_the_inventory_servers_the_run_lacks() -> None:
+    inventory = ["s1", "s2", "s3"]
+    plan = plan_clusters([node(h, datastore="etcd", inventory_servers=inventory, inventory_first_server="s1")
+                          for h in inventory])
+    assert plan["errors"] == []
+    assert plan["clusters"]["default"]["servers_left_out"] == []
+    limited = plan_clusters([node("s1", datastore="etcd", allow_unsafe_etcd_size=True, inventory_servers=inventory,
+                                  inventory_first_server="s1")])
+    assert limited["clusters"]["default"]["servers_left_out"] == ["s2", "s3"]
+    assert plan_clusters([node("s1")])["clusters"]["default"]["servers_left_out"] == []
+
+
+def test_a_partial_plan_takes_agents_without_their_servers() -> None:
+    records = [node("w1", roles=("agent",), inventory_first_server="s1", inventory_servers=["s1"])]
+    assert plan_clusters(records)["errors"], "a build needs the servers"
+    plan = plan_clusters(records, partial=True)
+    assert plan["errors"] == []
+    cluster = plan["clusters"]["default"]
+    assert cluster["agents"] == ["w1"] and cluster["servers"] == []
+    assert cluster["first_server"] == "s1"
+    assert cluster["servers_left_out"] == ["s1"]
+    assert cluster["nodes"]["w1"]["role"] == "agent"
+    assert cluster["api_url"] == "https://s1:6443"
+
+
+def test_a_partial_plan_keeps_the_inventory_first_server() -> None:
+    records = [node("s2", datastore="etcd", inventory_first_server="s1", inventory_servers=["s1", "s2", "s3"])]
+    assert plan_clusters(records)["errors"], "a build refuses an even etcd and a missing first server"
+    plan = plan_clusters(records, partial=True)
+    assert plan["errors"] == []
+    assert plan["clusters"]["default"]["first_server"] == "s1"
+    assert plan["clusters"]["default"]["servers_left_out"] == ["s1", "s3"]
+
+
+def test_a_partial_plan_takes_load_balancers_alone() -> None:
+    records = [node("lb1", roles=("loadbalancer",), inventory_servers=["s1"])]
+    assert any("no server or agent of the play belongs to that cluster" in e for e in plan_clusters(records)["errors"])
+    plan = plan_clusters(records, partial=True)
+    assert plan["errors"] == []
+    cluster = plan["clusters"]["default"]
+    assert cluster["loadbalancers"] == ["lb1"] and cluster["hosts"] == []
+    assert cluster["nodes"]["lb1"]["role"] == "loadbalancer"
+    assert cluster["first_server"] == "s1" and cluster["servers_left_out"] == ["s1"]
+
+
+def test_a_partial_plan_leaves_out_the_shape_network_and_token_checks() -> None:
+    records = [node("s1", datastore="etcd", token_problems=["cluster_token is blank"], token_mismatch=True,
+                    token_fingerprint="aa", k3s_cluster_cidr="10.42.0.0/33"),
+               node("s2", datastore="etcd", token_fingerprint="bb")]
+    assert len(plan_clusters(records)["errors"]) >= 4
+    plan = plan_clusters(records, partial=True)
+    assert plan["errors"] == []
+    assert plan["clusters"]["default"]["token_source"] == "cluster_token"
+
+
+@pytest.mark.parametrize("records, message", [
+    ([node("s1", cluster="Lab")], "must be a DNS label"),
+    ([node("s1", k3s_data_dir="var/lib/rancher/k3s")], "cluster_k3s_data_dir is 'var/lib/rancher/k3s'"),
+    ([node("s1", roles=("server", "agent"))], "in both the server and the agent group"),
+    ([node("s1"), node("w1", roles=("agent",), distribution="kubeadm")], "cluster_distribution differs"),
+    ([node("s1", machine_id="m"), node("w1", roles=("agent",), machine_id="m")], "are one machine"),
+    ([node("s1", unknown_variables=["s1: reset_confim is not a variable"])], "reset_confim"),
+])
+def test_a_partial_plan_keeps_the_checks_a_reset_relies_on(records: list[dict[str, Any]], message: str) -> None:
+    errors = plan_clusters(records, partial=True)["errors"]
+    assert any(message in e for e in errors), errors
+
+
+def test_a_partial_plan_is_finished_without_releases() -> None:
+    plan = finish_plan(plan_clusters([node("w1", roles=("agent",), inventory_servers=["s1"], release_key="stable u")],
+                                     partial=True), {})
+    assert plan["errors"] == []
+    assert plan["clusters"]["default"]["k3s_version"] == "" and plan["k3s_versions"] == []
