@@ -1,12 +1,13 @@
 # -*- coding: utf-8 -*-
 # Copyright: kubeforge maintainers
 # GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
-"""Pure kubeconfig handling: parse, rename, merge, redact and compare.
+"""Pure kubeconfig handling: parse, rename, merge, remove, redact and compare.
 
 A kubeconfig fetched from a K3s or kubeadm server names its cluster, user and
 context ``default`` (or similar) and points at ``https://127.0.0.1:6443``. The
-functions here rename those entries and merge them into another kubeconfig
-without touching any other entry. No file or network access happens here.
+functions here rename those entries and merge them into another kubeconfig, or
+take a cluster's entries out of it again, without touching any other entry. No
+file or network access happens here.
 """
 
 from __future__ import annotations
@@ -179,6 +180,53 @@ def merge_kubeconfig(
     if set_current_context or not result.get('current-context'):
         result['current-context'] = name
     return result
+
+
+def remove_entries(dest: dict[str, t.Any], name: str) -> dict[str, t.Any]:
+    """Return a copy of ``dest`` without the cluster, user and context named ``name``.
+
+    Other entries keep their content and order. ``current-context`` is dropped when it
+    named the removed context: kubectl then has none rather than another cluster's.
+    """
+    result = copy.deepcopy(dest)
+    for section, dummy in SECTIONS:
+        if section in result and result[section] is not None:
+            result[section] = [entry for entry in result[section] if entry.get('name') != name]
+    if result.get('current-context') == name:
+        del result['current-context']
+    return result
+
+
+def dangling_contexts(config: dict[str, t.Any]) -> list[str]:
+    """Names of the contexts of ``config`` whose cluster or user is not in it."""
+    clusters = {entry['name'] for entry in config.get('clusters') or []}
+    users = {entry['name'] for entry in config.get('users') or []}
+    dangling = []
+    for entry in config.get('contexts') or []:
+        body = entry.get('context') if isinstance(entry.get('context'), dict) else {}
+        if body.get('cluster') not in clusters or ('user' in body and body['user'] not in users):
+            dangling.append(entry['name'])
+    return dangling
+
+
+def plan_removal(dest_text: str | None, name: str, dest_label: str = 'the destination kubeconfig') -> dict[str, t.Any]:
+    """Compute the removal of the entries named ``name`` without touching any file.
+
+    ``dest_text`` is ``None`` when the destination does not exist, which needs no change.
+    Returns ``before``, ``after``, ``changed``, ``removed`` (``section/name`` of each entry
+    taken away) and ``dangling`` (other contexts left pointing at a cluster or user that is
+    gone, which the removal does not touch).
+    """
+    validate_name(name)
+    before = load_kubeconfig(dest_text, dest_label, allow_empty=True) if dest_text is not None else None
+    if before is None:
+        return {'before': before, 'after': before, 'changed': False, 'removed': [], 'dangling': []}
+    after = remove_entries(before, name)
+    removed = ['%s/%s' % (section, name) for section, dummy in SECTIONS
+               if any(entry.get('name') == name for entry in before.get(section) or [])]
+    dangling = [context for context in dangling_contexts(after) if context not in dangling_contexts(before)]
+    return {'before': before, 'after': after, 'changed': not configs_equal(before, after), 'removed': removed,
+            'dangling': dangling}
 
 
 def redact(data: t.Any) -> t.Any:

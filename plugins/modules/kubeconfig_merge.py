@@ -7,7 +7,7 @@ from __future__ import annotations
 
 DOCUMENTATION = r"""
 module: kubeconfig_merge
-short_description: Merge a K3s or kubeadm admin kubeconfig into a local kubeconfig
+short_description: Merge a K3s or kubeadm admin kubeconfig into a local kubeconfig, or take it out again
 description:
   - Takes the admin kubeconfig written by a K3s or kubeadm server, whose cluster, user and context are
     usually all named C(default) and whose server is C(https://127.0.0.1:6443), renames the cluster, user
@@ -15,6 +15,10 @@ description:
   - Entries of O(dest) with other names are never modified; entries named O(name) are replaced.
   - C(current-context) is kept unless O(dest) has none or O(set_current_context=true).
   - O(dest) is written atomically and always ends up with O(mode), also when only its mode was looser.
+  - With O(state=absent), the cluster, user and context named O(name) are removed from O(dest) instead (a
+    missing O(dest) needs no change), and C(current-context) is dropped when it named that context. Other
+    entries are never modified, also another context that still names the removed cluster or user; the module
+    warns about such contexts. O(dest) keeps its mode.
   - "Meant to run on the controller, for example with C(delegate_to: localhost)."
 author:
   - kubeforge maintainers (!UNKNOWN)
@@ -27,8 +31,8 @@ options:
       - The source kubeconfig YAML, as fetched from the server (for example the decoded C(content) of
         M(ansible.builtin.slurp) of C(/etc/rancher/k3s/k3s.yaml) or C(/etc/kubernetes/admin.conf)).
       - It must hold exactly one cluster, one user and one context.
+      - Required with O(state=present).
     type: str
-    required: true
   name:
     description:
       - Name given to the cluster, the user and the context in O(dest).
@@ -37,8 +41,8 @@ options:
   server:
     description:
       - API server URL written into the cluster entry; must be an https URL.
+      - Required with O(state=present).
     type: str
-    required: true
   dest:
     description:
       - "Kubeconfig file to create or merge into. It must be a kubeconfig (C(kind: Config)) if it exists."
@@ -55,8 +59,19 @@ options:
     description:
       - Octal permissions of O(dest), as a quoted string such as V('0600') or an octal integer.
       - Symbolic modes are not supported.
+      - Not used with O(state=absent), which keeps the mode O(dest) has.
     type: raw
     default: '0600'
+  state:
+    description:
+      - V(present) merges the entries of O(content) as O(name); V(absent) removes the cluster, user and context
+        named O(name).
+    type: str
+    choices:
+      - present
+      - absent
+    default: present
+    version_added: 0.2.0
 notes:
   - The file is rewritten from parsed data, so comments and formatting of an existing O(dest) are not kept
     when its content changes.
@@ -100,6 +115,14 @@ EXAMPLES = r"""
     dest: /srv/kubeconfigs/lab.yaml
     mode: '0640'
   delegate_to: localhost
+
+- name: Take the cluster "lab" out of the operator's kubeconfig after a reset
+  kubeforge.cluster.kubeconfig_merge:
+    name: lab
+    dest: "{{ lookup('ansible.builtin.env', 'HOME') }}/.kube/config"
+    state: absent
+  delegate_to: localhost
+  become: false
 """
 
 RETURN = r"""
@@ -109,10 +132,28 @@ dest:
   type: str
   sample: /home/admin/.kube/config
 context:
-  description: Name of the context, cluster and user that were merged.
+  description: Name of the context, cluster and user that were merged (or removed, with O(state=absent)).
   returned: always
   type: str
   sample: lab
+removed:
+  description: The entries that were (or in check mode would be) removed, as C(<section>/<name>).
+  returned: when O(state=absent)
+  type: list
+  elements: str
+  sample:
+    - clusters/lab
+    - users/lab
+    - contexts/lab
+  version_added: 0.2.0
+dangling:
+  description: Other contexts that the removal leaves naming a cluster or user that is gone; they are not touched.
+  returned: when O(state=absent)
+  type: list
+  elements: str
+  sample:
+    - lab-admin
+  version_added: 0.2.0
 """
 
 import os
@@ -130,17 +171,20 @@ from ansible_collections.kubeforge.cluster.plugins.module_utils.kubeconfig impor
     dump_kubeconfig,
     parse_mode,
     plan_merge,
+    plan_removal,
     redact,
 )
 
 ARGUMENT_SPEC: dict[str, t.Any] = dict(
-    content=dict(type='str', required=True, no_log=True),
+    content=dict(type='str', no_log=True),
     name=dict(type='str', required=True),
-    server=dict(type='str', required=True),
+    server=dict(type='str'),
     dest=dict(type='path', required=True),
     set_current_context=dict(type='bool', default=False),
     mode=dict(type='raw', default='0600'),
+    state=dict(type='str', default='present', choices=['present', 'absent']),
 )
+REQUIRED_IF = [('state', 'present', ('content', 'server'))]
 
 
 def _read_dest(module: AnsibleModule, path: str) -> tuple[str | None, int | None]:
@@ -204,9 +248,39 @@ def _mode_text(mode: int | None) -> str:
     return 'absent' if mode is None else '%04o' % mode
 
 
+def remove(module: AnsibleModule) -> dict[str, t.Any]:
+    """state=absent: take the entries named ``name`` out of ``dest``, keeping its mode."""
+    params = module.params
+    dest = params['dest']
+    real_dest = os.path.realpath(dest)
+    dest_text, current_mode = _read_dest(module, real_dest)
+    try:
+        plan = plan_removal(dest_text, params['name'], dest_label='dest %s' % dest)
+    except KubeconfigError as exc:
+        module.fail_json(msg=str(exc), dest=dest)
+
+    result: dict[str, t.Any] = dict(changed=plan['changed'], dest=dest, context=params['name'],
+                                    removed=plan['removed'], dangling=plan['dangling'])
+    if module._diff and plan['changed']:
+        result['diff'] = dict(
+            before_header='%s (mode %s)' % (dest, _mode_text(current_mode)),
+            after_header='%s (mode %s)' % (dest, _mode_text(current_mode)),
+            before=dump_kubeconfig(redact(plan['before'])),
+            after=dump_kubeconfig(redact(plan['after'])),
+        )
+    for context in plan['dangling']:
+        module.warn('Context %s in %s still names the cluster or user %s, which is gone; it was left as it is.'
+                    % (context, dest, params['name']))
+    if plan['changed'] and not module.check_mode and current_mode is not None:
+        _write(module, real_dest, dump_kubeconfig(plan['after']), current_mode)
+    return result
+
+
 def run(module: AnsibleModule) -> dict[str, t.Any]:
     """Do the work for ``main``; returns the result for ``exit_json``."""
     params = module.params
+    if params['state'] == 'absent':
+        return remove(module)
     dest = params['dest']
     real_dest = os.path.realpath(dest)
     try:
@@ -253,7 +327,7 @@ def run(module: AnsibleModule) -> dict[str, t.Any]:
 
 
 def main() -> None:
-    module = AnsibleModule(argument_spec=ARGUMENT_SPEC, supports_check_mode=True)
+    module = AnsibleModule(argument_spec=ARGUMENT_SPEC, required_if=REQUIRED_IF, supports_check_mode=True)
     if not HAS_YAML:
         module.fail_json(msg=missing_required_lib('PyYAML'), exception=YAML_IMPORT_ERROR)
     module.exit_json(**run(module))

@@ -20,7 +20,9 @@ from ansible_collections.kubeforge.cluster.plugins.module_utils.kubeconfig impor
     new_kubeconfig,
     parse_mode,
     plan_merge,
+    plan_removal,
     redact,
+    remove_entries,
     renamed_entries,
     validate_server,
 )
@@ -225,3 +227,50 @@ def test_new_kubeconfig_is_fresh():
     first = new_kubeconfig()
     first['clusters'].append({'name': 'x'})
     assert new_kubeconfig()['clusters'] == []
+
+
+def test_remove_entries_keeps_the_others_in_order():
+    before = load_kubeconfig(EXISTING, 'dest')
+    after = remove_entries(before, 'lab')
+    for section in ('clusters', 'users', 'contexts'):
+        assert names(after, section) == [n for n in names(before, section) if n != 'lab']
+    assert after['current-context'] == 'prod'
+    assert after['clusters'][0] == before['clusters'][0]
+    assert names(before, 'clusters') == ['prod', 'lab'], 'the input is not changed'
+
+
+def test_remove_entries_drops_a_current_context_it_removes():
+    before = load_kubeconfig(EXISTING, 'dest')
+    after = remove_entries(before, 'prod')
+    assert 'current-context' not in after
+    assert names(after, 'contexts') == ['lab']
+    # The prod context's user has another name and stays.
+    assert names(after, 'users') == ['prod-admin', 'lab']
+
+
+def test_plan_removal_reports_what_goes_and_is_idempotent():
+    plan = plan_removal(EXISTING, 'lab')
+    assert plan['changed'] is True
+    assert plan['removed'] == ['clusters/lab', 'users/lab', 'contexts/lab']
+    assert plan['dangling'] == []
+    again = plan_removal(dump_kubeconfig(plan['after']), 'lab')
+    assert again['changed'] is False and again['removed'] == []
+
+
+@pytest.mark.parametrize('text', [None, ''])
+def test_plan_removal_of_nothing(text):
+    plan = plan_removal(text, 'lab')
+    assert plan == {'before': None, 'after': None, 'changed': False, 'removed': [], 'dangling': []}
+
+
+def test_plan_removal_names_contexts_left_dangling():
+    config = load_kubeconfig(EXISTING, 'dest')
+    config['contexts'].append({'name': 'lab-apps', 'context': {'cluster': 'lab', 'user': 'lab', 'namespace': 'apps'}})
+    plan = plan_removal(dump_kubeconfig(config), 'lab')
+    assert plan['dangling'] == ['lab-apps']
+    assert names(plan['after'], 'contexts') == ['prod', 'lab-apps']
+
+
+def test_plan_removal_refuses_what_is_not_a_kubeconfig():
+    with pytest.raises(KubeconfigError, match="not a kubeconfig"):
+        plan_removal('apiVersion: v1\nkind: Secret\n', 'lab')

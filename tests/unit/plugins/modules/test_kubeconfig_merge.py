@@ -205,3 +205,67 @@ def test_dest_is_a_directory(tmp_path, capsys):
     result = run_module(capsys, dest=str(tmp_path))
     assert result['failed'] is True
     assert 'is a directory' in result['msg']
+
+
+def remove_module(capsys, check_mode=False, diff=False, **params):
+    args = dict(name='lab', state='absent')
+    args.update(params)
+    args['_ansible_check_mode'] = check_mode
+    args['_ansible_diff'] = diff
+    with patch_module_args(args):
+        with pytest.raises(SystemExit) as excinfo:
+            kubeconfig_merge.main()
+    result = json.loads(capsys.readouterr().out)
+    result['rc'] = excinfo.value.code
+    return result
+
+
+def test_absent_removes_the_cluster_and_keeps_the_others(tmp_path, capsys):
+    dest = tmp_path / 'config'
+    write(dest, EXISTING, 0o640)
+    result = remove_module(capsys, dest=str(dest))
+    assert result['rc'] == 0, result
+    assert result['changed'] is True
+    assert result['removed'] == ['clusters/lab', 'users/lab', 'contexts/lab']
+    data = load(dest)
+    assert [entry['name'] for entry in data['contexts']] == ['prod']
+    assert data['users'] == [{'name': 'prod-admin', 'user': {'token': 'prod-token-value'}}]
+    assert data['current-context'] == 'prod'
+    assert mode_of(dest) == 0o640, 'absent keeps the mode'
+    again = remove_module(capsys, dest=str(dest))
+    assert again['changed'] is False and again['removed'] == []
+
+
+def test_absent_without_a_file_changes_nothing(tmp_path, capsys):
+    dest = tmp_path / 'sub' / 'config'
+    result = remove_module(capsys, dest=str(dest))
+    assert result['rc'] == 0, result
+    assert result['changed'] is False
+    assert not dest.parent.exists()
+
+
+def test_absent_in_check_mode_writes_nothing_and_redacts_the_diff(tmp_path, capsys):
+    dest = tmp_path / 'config'
+    write(dest, EXISTING, 0o600)
+    result = remove_module(capsys, check_mode=True, diff=True, dest=str(dest))
+    assert result['changed'] is True
+    assert dest.read_text(encoding='utf-8') == EXISTING
+    assert 'old-password' not in json.dumps(result)
+    assert 'name: lab' in result['diff']['before'] and 'name: lab' not in result['diff']['after']
+
+
+def test_absent_warns_about_contexts_left_dangling(tmp_path, capsys):
+    dest = tmp_path / 'config'
+    data = yaml.safe_load(EXISTING)
+    data['contexts'].append({'name': 'lab-apps', 'context': {'cluster': 'lab', 'user': 'lab'}})
+    write(dest, yaml.safe_dump(data), 0o600)
+    result = remove_module(capsys, dest=str(dest))
+    assert result['dangling'] == ['lab-apps']
+    assert any('lab-apps' in warning for warning in result.get('warnings', []))
+    assert [entry['name'] for entry in load(dest)['contexts']] == ['prod', 'lab-apps']
+
+
+def test_present_still_needs_content_and_server(tmp_path, capsys):
+    result = remove_module(capsys, dest=str(tmp_path / 'config'), state='present')
+    assert result['failed'] is True
+    assert 'content' in result['msg'] and 'server' in result['msg']
