@@ -11,8 +11,8 @@ short_description: Find variables with the collection's prefixes that no role of
 description:
   - Takes the names of a host's variables and returns one message for each name that starts with a prefix the
     collection owns (C(cluster_), C(k3s_), C(kubeadm_), C(kubelet_), C(containerd_), C(cni_), C(api_lb_),
-    C(datastore_), C(kube_artifacts_), C(node_prep_), C(kubeconfig_)) but is not a variable of any of its roles,
-    so a misspelled variable is refused instead of silently ignored.
+    C(datastore_), C(kube_artifacts_), C(node_prep_), C(kubeconfig_), C(reset_)) but is not a variable of any of its
+    roles, so a misspelled variable is refused instead of silently ignored.
   - Known names are the options of every entry point in the roles' C(meta/argument_specs.yml), every key of their
     C(defaults/main.yml), the public facts the roles set (C(cluster_plan), C(cluster_artifacts), ...) and the
     deprecated per-role C(*_cache_dir) and C(*_download_timeout) variables. They are read once per process from

@@ -28,6 +28,7 @@ PREFIXES: tuple[str, ...] = (
     "kubeconfig_",
     "kubelet_",
     "node_prep_",
+    "reset_",
 )
 
 # The collection's roles; a name with no close match points at the role(s) its prefix belongs to.
@@ -45,6 +46,7 @@ ROLES: tuple[str, ...] = (
     "kubeconfig",
     "kubelet",
     "node_prep",
+    "reset",
 )
 
 # Public facts the roles set themselves, and variables the playbooks read that no role declares.
