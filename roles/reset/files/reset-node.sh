@@ -167,7 +167,9 @@ case "$1" in
         done
         ;;
     prune)
-        for dir in $RESET_EMPTY_DIRS; do
+        # Deepest first, whatever the order of the list: a directory emptied by the removal of one below it goes too.
+        # shellcheck disable=SC2086  # one word per directory
+        for dir in $(printf '%s\n' $RESET_EMPTY_DIRS | awk -F/ '{ print NF, $0 }' | sort -k1,1nr -s | cut -d ' ' -f 2-); do
             if [ -d "$dir" ] && [ ! -L "$dir" ] && [ -z "$(ls -A "$dir")" ]; then
                 rmdir "$dir" && echo "$dir"
             fi
