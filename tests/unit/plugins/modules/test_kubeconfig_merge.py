@@ -32,7 +32,11 @@ EXISTING = read('existing.yaml')
 
 
 def run_module(capsys, check_mode=False, diff=False, **params):
-    args = dict(content=K3S, name='lab', server=SERVER)
+    """The module with K3s's kubeconfig for cluster lab, and params on top."""
+    return _run(capsys, dict(content=K3S, name='lab', server=SERVER), check_mode, diff, params)
+
+
+def _run(capsys, args, check_mode, diff, params):
     args.update(params)
     args['_ansible_check_mode'] = check_mode
     args['_ansible_diff'] = diff
@@ -210,16 +214,8 @@ def test_dest_is_a_directory(tmp_path, capsys):
 
 
 def remove_module(capsys, check_mode=False, diff=False, **params):
-    args = dict(name='lab', state='absent')
-    args.update(params)
-    args['_ansible_check_mode'] = check_mode
-    args['_ansible_diff'] = diff
-    with patch_module_args(args):
-        with pytest.raises(SystemExit) as excinfo:
-            kubeconfig_merge.main()
-    result = json.loads(capsys.readouterr().out)
-    result['rc'] = excinfo.value.code
-    return result
+    """The module with state=absent for cluster lab, and params on top."""
+    return _run(capsys, dict(name='lab', state='absent'), check_mode, diff, params)
 
 
 def test_absent_removes_the_cluster_and_keeps_the_others(tmp_path, capsys):
