@@ -3,10 +3,13 @@
 Every node gets its own short filesystem root under /tmp (KUBEFORGE_DOUBLE_ROOT;
 unix socket paths must stay short), a fake /proc/swaps, ip_forward and cgroup
 v2 marker (/sys/fs/cgroup/cgroup.controllers; cgroup="v1" leaves it out), and a
-throwaway unix socket listener as its CRI socket.  ``KUBEFORGE_DOUBLE_SYSTEMCTL``
-is ``none`` unless a test installs a fake systemctl.  A supervisor thread plays
-systemd's ``Restart=always`` for the kubelet: it re-reads kubeadm-flags.env and
-restarts the kubelet after every exit, like the kubeadm drop-in does.
+throwaway unix socket listener as its CRI socket.  A supervisor thread plays systemd
+for the kubelet unit: ``Restart=always`` (kubeadm-flags.env re-read at every start, as
+the kubeadm drop-in does), and ``KUBEFORGE_DOUBLE_SYSTEMCTL`` names a fake systemctl
+(FAKE_SYSTEMCTL) through which kubeadm stops the kubelet before it writes the kubelet's
+files and restarts it afterwards, as it does on a systemd host.  Without that stop, a
+kubelet started between the bootstrap kubeconfig and kubeadm-flags.env could finish
+the TLS bootstrap under the machine's hostname (kubeadm's own reason for the stop).
 
 For the ImagePull preflight check every node also gets a fake ``ctr`` first on its
 PATH (``<root>/fakebin/ctr``, see FAKE_CTR: it holds the images listed in
@@ -108,6 +111,36 @@ if sys.argv[-3:] == ["images", "list", "--quiet"]:
     sys.stdout.write(read("images"))
 """ % sys.executable
 
+# A stand-in for systemctl, for the kubelet unit only: every call is appended to <root>/systemctl.log;
+# start/restart write a new generation to <root>/systemd/kubelet.want (the supervisor starts a fresh kubelet),
+# stop writes "stopped" and returns once the supervisor has no kubelet running (<root>/systemd/kubelet.active
+# gone), as ``systemctl stop`` waits for the unit to stop.  Other calls (daemon-reload) succeed.
+FAKE_SYSTEMCTL = """#!%s
+import os
+import sys
+import time
+
+root = os.environ["KUBEFORGE_DOUBLE_ROOT"]
+d = os.path.join(root, "systemd")
+with open(os.path.join(root, "systemctl.log"), "a") as fh:
+    fh.write(" ".join(sys.argv[1:]) + "\\n")
+args = sys.argv[1:]
+if len(args) == 2 and args[0] in ("start", "restart", "stop") and args[1] in ("kubelet", "kubelet.service"):
+    want = os.path.join(d, "kubelet.want")
+    try:
+        gen = int(open(want).read().split()[1])
+    except (OSError, IndexError, ValueError):
+        gen = 0
+    state = "stopped" if args[0] == "stop" else "running"
+    tmp = "%%s.tmp%%d" %% (want, os.getpid())
+    with open(tmp, "w") as fh:
+        fh.write("%%s %%d\\n" %% (state, gen + 1))
+    os.replace(tmp, want)
+    end = time.time() + 30
+    while state == "stopped" and os.path.exists(os.path.join(d, "kubelet.active")) and time.time() < end:
+        time.sleep(0.05)
+""" % sys.executable
+
 CONTAINERD_CONFIG = """version = 2
 
 [plugins."io.containerd.grpc.v1.cri"]
@@ -131,15 +164,18 @@ class Node:
             # what decides cgroup v1 or v2 for the doubles, whatever the test machine runs
             self.write("/sys/fs/cgroup/cgroup.controllers", "cpuset cpu io memory hugetlb pids rdma misc\n")
         self.cri = CRI(self.path("/var/run/containerd/containerd.sock")) if cri else None
-        self.write("/fakebin/ctr", FAKE_CTR)
-        os.chmod(self.path("/fakebin/ctr"), 0o755)
+        for name, text in (("ctr", FAKE_CTR), ("systemctl", FAKE_SYSTEMCTL)):
+            self.write("/fakebin/" + name, text)
+            os.chmod(self.path("/fakebin/" + name), 0o755)
+        os.makedirs(self.path("/systemd"))
         os.makedirs(self.path("/fake-ctr"))
         self.set_images(CONTROL_PLANE_IMAGES if images else [])
         self.write("/etc/resolv.conf", "nameserver 127.0.0.11\noptions ndots:0\n")
         if sandbox is not None:
             self.write("/etc/containerd/config.toml", CONTAINERD_CONFIG % sandbox)
         self.env = {"PATH": self.path("/fakebin") + ":" + os.environ.get("PATH", "/usr/bin:/bin"), "HOME": self.root,
-                    "KUBEFORGE_DOUBLE_ROOT": self.root, "KUBEFORGE_DOUBLE_SYSTEMCTL": "none",
+                    "KUBEFORGE_DOUBLE_ROOT": self.root,
+                    "KUBEFORGE_DOUBLE_SYSTEMCTL": self.path("/fakebin/systemctl"),
                     "KUBEFORGE_DOUBLE_EUID": "0"}
         self.ports = {k: free_port() for k in ("api", "healthz", "kubelet", "kcm", "sched", "etcd-client",
                                                "etcd-peer")}
@@ -200,28 +236,47 @@ class Node:
         return subprocess.run([self.kubelet_bin] + self.kubelet_args() + list(extra), env=self.env,
                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, timeout=timeout)
 
-    def flags_mtime(self):
+    def systemctl_calls(self):
         try:
-            return os.stat(self.path("/var/lib/kubelet/kubeadm-flags.env")).st_mtime_ns
+            return self.read("/systemctl.log").splitlines()
         except OSError:
-            return None
+            return []
+
+    def _want(self):
+        try:
+            return self.read("/systemd/kubelet.want").split()
+        except OSError:
+            return ["stopped", "0"]
+
+    def _set_want(self, state):
+        gen = int(self._want()[1]) + 1
+        self.write("/systemd/kubelet.want.tmp", "%s %d\n" % (state, gen))
+        os.replace(self.path("/systemd/kubelet.want.tmp"), self.path("/systemd/kubelet.want"))
 
     def start_kubelet(self):
-        """systemd Restart=always for the kubelet (restart delay 0.3 s).  A kubelet started before kubeadm
-        wrote kubeadm-flags.env is restarted when the file changes (what kubeadm's "systemctl restart kubelet"
-        does on a systemd host; these tests run without systemctl)."""
+        """The node boots with the kubelet unit enabled: systemd's Restart=always (delay 0.3 s) from now on, and
+        the stop/restart kubeadm asks for through the fake systemctl."""
+        active = self.path("/systemd/kubelet.active")
+        self._set_want("running")
+
         def loop():
             with open(self.klog, "a") as log:
                 while not self._stop.is_set():
+                    want = self._want()
+                    if want[0] != "running":
+                        self._stop.wait(0.05)
+                        continue
+                    # active first, then the check: a "systemctl stop" from here on waits for this kubelet
+                    open(active, "w").close()
+                    if self._want() != want:
+                        os.unlink(active)
+                        continue
                     self.starts += 1
-                    mtime = self.flags_mtime()
                     p = subprocess.Popen([self.kubelet_bin] + self.kubelet_args(), env=self.env, stdout=log,
                                          stderr=log)
                     self.kubelet_proc = p
-                    while p.poll() is None and not self._stop.is_set():
-                        if self.flags_mtime() != mtime:
-                            break
-                        time.sleep(0.1)
+                    while p.poll() is None and not self._stop.is_set() and self._want() == want:
+                        time.sleep(0.05)
                     if p.poll() is None:
                         p.terminate()
                         try:
@@ -229,7 +284,9 @@ class Node:
                         except subprocess.TimeoutExpired:
                             p.kill()
                             p.wait()
-                    self._stop.wait(0.3)
+                    os.unlink(active)
+                    if self._want() == want:
+                        self._stop.wait(0.3)
         self._thread = threading.Thread(target=loop, daemon=True)
         self._thread.start()
 

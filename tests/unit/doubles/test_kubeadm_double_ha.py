@@ -242,6 +242,11 @@ def test_joined_control_plane_files(ha):
         assert cp2.read("/etc/kubernetes/pki/" + f) == cp1.read("/etc/kubernetes/pki/" + f), f
     assert stat.S_IMODE(os.stat(cp2.path("/etc/kubernetes/pki/ca.key")).st_mode) == 0o600
     assert cp2.read("/etc/kubernetes/pki/apiserver.crt") != cp1.read("/etc/kubernetes/pki/apiserver.crt")
+    # the kubelet was stopped while kubeadm wrote its files, so its TLS bootstrap was under the node's name
+    assert cp2.systemctl_calls() == ["stop kubelet", "daemon-reload", "restart kubelet"]
+    subject = subprocess.run(["openssl", "x509", "-in", cp2.path("/var/lib/kubelet/pki/kubelet-client-current.pem"),
+                              "-noout", "-subject", "-nameopt", "RFC2253"], stdout=subprocess.PIPE, text=True).stdout
+    assert subject == "subject=CN=system:node:cp2,O=system:nodes\n", subject
     text = subprocess.run(["openssl", "x509", "-in", cp2.path("/etc/kubernetes/pki/apiserver.crt"), "-noout",
                            "-text"], stdout=subprocess.PIPE, text=True).stdout
     for san in ("DNS:cp2", "IP Address:%s" % CP2_IP, "IP Address:%s" % CP1_IP, "IP Address:10.96.0.1"):
