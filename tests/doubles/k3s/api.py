@@ -396,21 +396,45 @@ def label_matcher(sel):
     return match
 
 
+def _spec_field(key, boolean=False):
+    def get(o):
+        v = o.get("spec", {}).get(key)
+        return ("true" if v else "false") if boolean else str(v or "")
+    return get
+
+
 FIELD_GETTERS = {
     "metadata.name": lambda o: o.get("metadata", {}).get("name", ""),
     "metadata.namespace": lambda o: o.get("metadata", {}).get("namespace", ""),
-    "spec.unschedulable": lambda o: "true" if o.get("spec", {}).get("unschedulable") else "false",
+    "spec.unschedulable": _spec_field("unschedulable", boolean=True),
+    "spec.nodeName": _spec_field("nodeName"),
+    "spec.restartPolicy": _spec_field("restartPolicy"),
+    "spec.schedulerName": _spec_field("schedulerName"),
+    "spec.serviceAccountName": _spec_field("serviceAccountName"),
+    "spec.hostNetwork": _spec_field("hostNetwork", boolean=True),
     "status.phase": lambda o: o.get("status", {}).get("phase", ""),
+    "status.podIP": lambda o: o.get("status", {}).get("podIP", ""),
+    "status.nominatedNodeName": lambda o: o.get("status", {}).get("nominatedNodeName", ""),
 }
+# The field labels kube-apiserver accepts per resource besides metadata.name and metadata.namespace (the pod and
+# node strategies' field sets; kubectl drain lists a node's pods with spec.nodeName). Resources not listed here take
+# the double's older common set.
+RESOURCE_FIELDS = {
+    "pods": ("spec.nodeName", "spec.restartPolicy", "spec.schedulerName", "spec.serviceAccountName",
+             "spec.hostNetwork", "status.phase", "status.podIP", "status.nominatedNodeName"),
+    "nodes": ("spec.unschedulable",),
+}
+OTHER_FIELDS = ("spec.unschedulable", "status.phase")
 
 
-def field_matcher(sel):
+def field_matcher(sel, resource=None):
+    allowed = ("metadata.name", "metadata.namespace") + RESOURCE_FIELDS.get(resource, OTHER_FIELDS)
     reqs = []
     for part in _split_top(sel or ""):
         m = re.match(r"^([\w.]+)\s*(==|=|!=)\s*(.*)$", part)
         if not m:
             raise SelectorError("invalid selector: '%s'; can't understand '%s'" % (sel, part))
-        if m.group(1) not in FIELD_GETTERS:
+        if m.group(1) not in allowed:
             raise SelectorError('field label not supported: %s' % m.group(1))
         reqs.append((FIELD_GETTERS[m.group(1)], m.group(2) != "!=", m.group(3)))
     return lambda o: all((g(o) == v) == eq for g, eq, v in reqs)
@@ -669,14 +693,21 @@ class APIServer:
 
     Optional hooks: ``authorize(user, verb, resource, name, body)`` returns
     None or a forbidden message (-> 403); ``present(resource, obj)`` returns
-    the object as served on reads (computed fields such as node conditions)."""
+    the object as served on reads (computed fields such as node conditions);
+    ``on_delete(resource, obj, delete)`` runs instead of the plain store
+    delete of a DELETE (not for dryRun) and must call ``delete()`` itself: it
+    stands in for a controller that holds the object behind a finalizer until
+    its clean-up is done (the K3s double removes a server's etcd member when
+    its Node goes).  If it raises Unavailable before calling ``delete()``, the
+    DELETE answers 500 with the exception text and the object stays."""
 
     def __init__(self, store, version_info, authenticate, routes=None, host="0.0.0.0", port=6443,
                  certfile=None, keyfile=None, client_ca=None, server_address=None, authorize=None,
-                 present=None):
+                 present=None, on_delete=None):
         self.store = store
         self.authorize = authorize
         self.present = present
+        self.on_delete = on_delete
         self.version_info = version_info
         self.authenticate = authenticate
         self.routes = routes or {}
@@ -1050,7 +1081,13 @@ class _Handler(BaseHTTPRequestHandler):
             if obj is None:
                 return self.send_status(notfound)
             if not dry:
-                api.store.delete(res.key, name, key_ns)
+                def delete():
+                    api.store.delete(res.key, name, key_ns)
+                if api.on_delete is not None:
+                    # synchronous stand-in for a finalizer's controller (e.g. K3s's managed-etcd-controller)
+                    api.on_delete(res.key, copy.deepcopy(obj), delete)
+                else:
+                    delete()
                 if res.key == CRD_KEY:
                     self._delete_custom_objects(obj)
             if res.group:
@@ -1228,7 +1265,7 @@ class _Handler(BaseHTTPRequestHandler):
         store = self.server_api.store
         try:
             lm = label_matcher(self.query.get("labelSelector"))
-            fm = field_matcher(self.query.get("fieldSelector"))
+            fm = field_matcher(self.query.get("fieldSelector"), None if res.group else res.name)
         except SelectorError as e:
             return self.send_status(status(400, "BadRequest", str(e)))
         items = [o for o in (self._present(res.key, x) for x in store.list(res.key, ns if res.namespaced else None))

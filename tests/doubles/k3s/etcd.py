@@ -10,7 +10,14 @@ Not raft.  Every server keeps a full copy of the state in its own SQLite file
   last-writer-wins by revision.
 * Membership: a joining server POSTs itself to an existing member's
   ``/members/add``; the member list change needs a quorum of the old list and
-  the answer carries a full-state snapshot.
+  the answer carries a full-state snapshot.  ``remove_member`` (K3s's
+  RemovePeer + etcd's MemberRemove, run when a server's Node is deleted)
+  sends the shorter list to every old member, the removed one included, and
+  also needs a quorum of the old list.  A member that learns it is no longer
+  in the list (a members op without itself, a snapshot without itself, or its
+  own removal) stops acting as a member: it refuses peer ops and its writes
+  fail with etcd's ``etcdserver: the member has been permanently removed from
+  the cluster``; the others no longer count it for quorum.
 * Restart: a member with existing data pulls the newest snapshot from a
   reachable peer and waits until a quorum of members is reachable.
 
@@ -42,6 +49,8 @@ CLIENT_PORT_ENV = "KUBEFORGE_DOUBLE_ETCD_CLIENT_PORT"
 AUTH_HEADER = "X-Kubeforge-Etcd-Auth"
 PEER_TIMEOUT = 2.0
 ETCD_VERSION = "3.5.21"
+# etcd rafthttp errMemberRemoved / the error etcdserver stops with, as etcd logs it ("etcdserver: " + text)
+ERR_MEMBER_REMOVED = "etcdserver: the member has been permanently removed from the cluster"
 
 
 def peer_secret(password):
@@ -74,6 +83,8 @@ class Cluster:
         self.members = self._load_members()
         me = [m for m in self.members if m["peerURL"] == peer_url]
         self.name = me[0]["name"] if me else "%s-%s" % (node_name, secrets.token_hex(4))
+        # a member list without this member (persisted after a removal) means it was removed
+        self.removed = bool(self.members) and not me
         self.servers = []
 
     # -- membership persistence ----------------------------------------------
@@ -89,6 +100,22 @@ class Cluster:
             with open(tmp, "w") as fh:
                 json.dump({"name": self.name, "peerURL": self.peer_url, "members": self.members}, fh, indent=1)
             os.replace(tmp, os.path.join(self.etcd_dir, "member.json"))
+
+    def is_listed(self, members):
+        return any(m["peerURL"] == self.peer_url or m["name"] == self.name for m in members)
+
+    def learn_members(self, members):
+        """A member list from a peer (members op or snapshot): a list without
+        this member means that it has been removed from the cluster."""
+        self.set_members(members)
+        if members and not self.is_listed(members) and not self.removed:
+            self.removed = True
+            klog.error("%s", ERR_MEMBER_REMOVED)
+
+    @staticmethod
+    def member_id(m):
+        """A stable stand-in for etcd's uint64 member ID (etcd hashes the peer URLs)."""
+        return int(hashlib.sha256(("%s|%s" % (m["name"], m["peerURL"])).encode()).hexdigest()[:16], 16)
 
     def peers(self, members=None):
         return [m for m in (members if members is not None else self.members) if m["peerURL"] != self.peer_url]
@@ -120,6 +147,8 @@ class Cluster:
             return len([a for a in acks if a in count_in])
 
     def replicate(self, ops):
+        if self.removed:
+            raise Unavailable(ERR_MEMBER_REMOVED)
         members = list(self.members) or [{"name": self.name, "peerURL": self.peer_url}]
         need = self.quorum(len(members))
         acks = 1 + self.broadcast(ops, self.peers(members), {m["peerURL"] for m in members})
@@ -129,12 +158,14 @@ class Cluster:
     def apply(self, ops):
         for op in ops:
             if op.get("type") == "members":
-                self.set_members(op["members"])
+                self.learn_members(op["members"])
             else:
                 self.store.apply_op(op)
 
     def add_member(self, name, peer_url):
         with self.wlock:
+            if self.removed:
+                raise Unavailable(ERR_MEMBER_REMOVED)
             old = list(self.members)
             new = [m for m in old if m["peerURL"] != peer_url and m["name"] != name]
             new.append({"name": name, "peerURL": peer_url})
@@ -147,6 +178,36 @@ class Cluster:
             self.set_members(new)
             klog.info("Added etcd member %s %s; cluster has %d members", name, peer_url, len(new))
             return {"members": new, "snapshot": self.store.dump()}
+
+    def remove_member(self, name, address):
+        """K3s RemovePeer (pkg/etcd/etcd.go): find the member with this name
+        whose peer URL host is ``address`` and remove it (etcd MemberRemove,
+        committed by a quorum of the old member list; the removed member is
+        sent the new list too, so it learns its removal).  No matching member:
+        nothing to do, as in K3s.  Returns the removed member or None; raises
+        Unavailable(``etcdserver: request timed out``) without a quorum."""
+        with self.wlock:
+            if self.removed:
+                raise Unavailable(ERR_MEMBER_REMOVED)
+            old = list(self.members)
+            victim = None
+            for m in old:
+                if m["name"] == name and urlsplit(m["peerURL"]).hostname == address:
+                    victim = m
+                    break
+            if victim is None:
+                return None
+            klog.info("Removing name=%s id=%d address=%s from etcd", name, self.member_id(victim), address)
+            new = [m for m in old if m is not victim]
+            op = {"type": "members", "members": new}
+            need = self.quorum(len(old))
+            targets = [m for m in old if m["peerURL"] != self.peer_url]
+            acks = 1 + self.broadcast([op], targets, {m["peerURL"] for m in old})
+            if acks < need:
+                raise Unavailable("etcdserver: request timed out")
+            self.learn_members(new)
+            klog.info("Removed etcd member %s %s; cluster has %d members", name, victim["peerURL"], len(new))
+            return victim
 
     # -- start-up ----------------------------------------------------------------
     def reachable(self):
@@ -171,7 +232,7 @@ class Cluster:
         if best is not None:
             self.store.load(best)
             if best.get("members"):
-                self.set_members(best["members"])
+                self.learn_members(best["members"])
             klog.info("etcd: synced state from peers at revision %d", best["rv"])
         return best is not None
 
@@ -237,6 +298,9 @@ class Cluster:
                 except ValueError:
                     return self.reply(400, {"error": "bad json"})
                 if self.path == "/ops":
+                    if cluster.removed:
+                        # a removed etcd member has stopped; it takes no part in the cluster anymore
+                        return self.reply(403, {"error": ERR_MEMBER_REMOVED})
                     cluster.apply(b.get("ops") or [])
                     return self.reply(200, {"ok": True})
                 if self.path == "/members/add":

@@ -21,7 +21,7 @@ from common import netaddr, nodes
 
 from . import api as apimod
 from . import clientaccess, etcd, kine, klog, pki, tokens, version
-from .state import Store, now_rfc3339
+from .state import Store, Unavailable, now_rfc3339
 
 CGROUP_ROOT_ENV = "KUBEFORGE_DOUBLE_CGROUP_ROOT"  # TEST HOOK ONLY (unit tests)
 NODE_GRACE_ENV = "KUBEFORGE_DOUBLE_NODE_GRACE"  # TEST HOOK ONLY: node-monitor-grace-period seconds (40)
@@ -29,6 +29,10 @@ NODE_NAME_RE = re.compile(r"^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$")
 EGRESS_MODES = ("agent", "cluster", "pod", "disabled")
 FLANNEL_BACKENDS = ("vxlan", "host-gw", "wireguard-native", "none")
 _GO_FALSE = ("0", "f", "F", "false", "FALSE", "False")
+# K3s pkg/etcd: the role label of servers on embedded etcd and the annotations naming their etcd member
+ETCD_ROLE_LABEL = "node-role.kubernetes.io/etcd"
+ETCD_NODE_NAME_ANNOTATION = "etcd.k3s.cattle.io/node-name"
+ETCD_NODE_ADDRESS_ANNOTATION = "etcd.k3s.cattle.io/node-address"
 
 
 def node_labels_and_taints(o):
@@ -418,6 +422,10 @@ class K3sServer:
                        "flannel.alpha.coreos.com/backend-type": o["flannel-backend"],
                        "node.alpha.kubernetes.io/ttl": "0",
                        "volumes.kubernetes.io/controller-managed-attach-detach": "true"}
+        if self.cluster is not None:
+            # K3s's etcd metadata controller: the etcd member name (<node>-<8 hex>) and the host of its peer URL
+            annotations[ETCD_NODE_NAME_ANNOTATION] = self.cluster.name
+            annotations[ETCD_NODE_ADDRESS_ANNOTATION] = self.etcd_address
         if existing is None:
             labels = {"kubernetes.io/arch": arch, "beta.kubernetes.io/arch": arch,
                       "kubernetes.io/os": "linux", "beta.kubernetes.io/os": "linux",
@@ -426,7 +434,7 @@ class K3sServer:
                       "node-role.kubernetes.io/master": "true",
                       "node.kubernetes.io/instance-type": "k3s"}
             if self.etcd_mode:
-                labels["node-role.kubernetes.io/etcd"] = "true"
+                labels[ETCD_ROLE_LABEL] = "true"
             extra_labels, taints = node_labels_and_taints(o)
             labels.update(extra_labels)
             cidr = self.net["cluster_cidrs"][0]
@@ -586,6 +594,38 @@ class K3sServer:
         return ('%s%s is forbidden: User "%s" cannot %s resource "%s" in API group "" %s: '
                 'can only access objects related to this node' % (resource, ' "%s"' % name if name else "", user,
                                                                   verb, resource, scope))
+
+    def on_delete(self, resource, obj, delete):
+        """K3s's managed-etcd-controller OnRemove handler (pkg/etcd/member_controller.go), run synchronously
+        in the DELETE: a Node with the etcd role label loses its etcd member (RemovePeer(name, address) from
+        its annotations) before it goes.  Real K3s holds the Node behind the controller's finalizer and retries
+        a failed removal while the Node stays; here a failure (no quorum: ``etcdserver: request timed out``,
+        or a missing annotation) fails the DELETE with a 500 and the Node stays.  Removing this server's own
+        member deletes the Node first, while this server can still write."""
+        md = obj.get("metadata") or {}
+        if resource != "nodes" or self.cluster is None or ETCD_ROLE_LABEL not in (md.get("labels") or {}):
+            return delete()
+        node = md.get("name", "")
+        klog.info("Removing etcd member %s from cluster", node)
+        ann = md.get("annotations") or {}
+
+        def failed(err):
+            klog.error("error syncing '%s': handler managed-etcd-controller: %s, requeuing", node, err)
+            raise Unavailable(err)
+        if ETCD_NODE_NAME_ANNOTATION not in ann:
+            failed("node name annotation for node %s not found" % node)
+        if ETCD_NODE_ADDRESS_ANNOTATION not in ann:
+            failed("node address annotation for node %s not found" % node)
+        name, address = ann[ETCD_NODE_NAME_ANNOTATION], ann[ETCD_NODE_ADDRESS_ANNOTATION]
+        own = name == self.cluster.name
+        if own:
+            delete()
+        try:
+            self.cluster.remove_member(name, address)
+        except Unavailable as e:
+            failed(str(e))
+        if not own:
+            delete()
 
     def node_grace(self):
         try:
@@ -837,6 +877,7 @@ class K3sServer:
         peer_url = "http://%s:%d" % ("[%s]" % host if v6 else host, peer_port)
         cluster = etcd.Cluster(local, etcd_dir, self.node_name, peer_url, self.password)
         self.cluster = cluster
+        self.etcd_address = host  # the host of the peer URL: the Node's etcd.k3s.cattle.io/node-address
         bind = "::" if v6 else "0.0.0.0"
         try:
             cluster.serve(bind, peer_port, client_port)
@@ -867,6 +908,12 @@ class K3sServer:
         else:
             klog.info("Starting etcd for existing cluster member")
             cluster.sync_from_peers()
+            if cluster.removed:
+                # its member was removed (its Node deleted): etcd refuses to run it again (wording not verified)
+                cluster.close()
+                local.close()
+                klog.fatal("starting kubernetes: preparing server: start managed database: %s",
+                           etcd.ERR_MEMBER_REMOVED)
             if not cluster.wait_quorum(self.stop):
                 cluster.close()
                 local.close()
@@ -964,7 +1011,7 @@ class K3sServer:
                                     certfile=self.tlsf("serving-kube-apiserver.crt"),
                                     keyfile=self.tlsf("serving-kube-apiserver.key"),
                                     client_ca=self.tlsf("client-ca.crt"), server_address=server_addr,
-                                    authorize=self.authorize, present=self.present)
+                                    authorize=self.authorize, present=self.present, on_delete=self.on_delete)
         klog.info("Running kube-apiserver --advertise-port=%d --allow-privileged=true --anonymous-auth=false "
                   "--bind-address=%s --secure-port=6444 --service-cluster-ip-range=%s", port, bind,
                   ",".join(str(n) for n in net["service_cidrs"]))

@@ -115,6 +115,11 @@ def test_first_start_files_tokens_kubeconfig(start_server, kenv, notify_sock):
     assert ready["status"] == "True"
     assert request(kenv, "/api/v1/nodes?labelSelector=tier%3Dsilver")[2].count(b'"name"') == 0
     assert len(json.loads(request(kenv, "/api/v1/nodes?fieldSelector=metadata.name%3Dnode-one")[2])["items"]) == 1
+    # field labels per resource: kubectl drain lists a node's pods by spec.nodeName, which nodes do not take
+    st, _, body = request(kenv, "/api/v1/pods?fieldSelector=spec.nodeName%3Dnode-one")
+    assert st == 200 and json.loads(body)["kind"] == "PodList"
+    st, _, body = request(kenv, "/api/v1/nodes?fieldSelector=spec.nodeName%3Dnode-one")
+    assert st == 400 and json.loads(body)["message"] == "field label not supported: spec.nodeName"
     st, _, body = request(kenv, "/api/v1/nodes/ghost")
     assert st == 404 and json.loads(body)["reason"] == "NotFound"
     st, _, body = request(kenv, "/api/v1/namespaces")
