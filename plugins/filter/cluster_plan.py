@@ -47,8 +47,9 @@ RETURN = r"""
 _value:
   description:
     - C(clusters), a dict by cluster name; each cluster has C(servers), C(agents), C(loadbalancers), C(datastores),
-      C(hosts), C(first_server), C(servers_left_out) (the cluster's servers in the inventory that the run leaves
-      out), C(api_endpoint), C(api_port), C(api_hostport), C(api_url), C(token_source),
+      C(hosts), C(first_server), C(inventory_servers) (the cluster's servers in the inventory, in its order),
+      C(servers_left_out) (the cluster's servers in the inventory that the run leaves out), C(api_endpoint),
+      C(api_port), C(api_hostport), C(api_url), C(token_source),
       C(nodes) (by host - C(role), C(address), C(node_name), C(arch), C(cgroup_v1), C(container), C(kube_bin_dir))
       and, with O(releases), C(k3s_version) and C(kube_minor).
     - C(errors), the list of problems; C(release_keys), the K3s releases to resolve; with O(releases), C(k3s_versions).
@@ -59,6 +60,7 @@ from typing import Any
 
 from ansible_collections.kubeforge.cluster.plugins.plugin_utils.filter_errors import as_filter
 from ansible_collections.kubeforge.cluster.plugins.plugin_utils.cluster_plan import finish_plan, plan_clusters, summary_table
+from ansible_collections.kubeforge.cluster.plugins.plugin_utils.node_removal import plan_removal
 
 
 def _cluster_plan(nodes: list[dict[str, Any]], releases: dict[str, str] | None = None,
@@ -75,9 +77,21 @@ def _cluster_summary(cluster: dict[str, Any], context: str = "") -> str:
     return summary_table(cluster, context)
 
 
+def _node_removal(cluster: dict[str, Any], remove: list[str], roles: dict[str, str],
+                  unreachable: list[str] | None = None, allow_unreachable: bool = False,
+                  allow_unsafe_etcd_size: bool = False) -> dict[str, Any]:
+    if not isinstance(cluster, dict) or "inventory_servers" not in cluster:
+        raise TypeError("node_removal expects one cluster of the plan (the cluster_plan fact)")
+    if not isinstance(remove, list) or not isinstance(roles, dict):
+        raise TypeError("node_removal expects remove as a list of hosts and roles as a dict of host: server|agent")
+    return plan_removal(cluster, remove, roles, list(unreachable or []), bool(allow_unreachable),
+                        bool(allow_unsafe_etcd_size))
+
+
 class FilterModule:
     """Cluster planning filters."""
 
     def filters(self) -> dict[str, Any]:
         return {"cluster_plan": as_filter(_cluster_plan, (TypeError,)),
-                "cluster_summary": as_filter(_cluster_summary, (TypeError,))}
+                "cluster_summary": as_filter(_cluster_summary, (TypeError,)),
+                "node_removal": as_filter(_node_removal, (TypeError,))}

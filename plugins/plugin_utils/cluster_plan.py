@@ -180,6 +180,7 @@ def plan_clusters(nodes: list[dict[str, Any]], partial: bool = False) -> dict[st
             _err(errors, f"cluster '{name}': cluster_distribution must be one of {', '.join(DISTRIBUTIONS)}, "
                          f"not {cluster['distribution']!r}.")
         inventory_servers = _inventory_servers(name, nodes)
+        cluster["inventory_servers"] = inventory_servers
         cluster["servers_left_out"] = [h for h in inventory_servers if h not in cluster["servers"]]
         if partial:
             _finish_partial(errors, cluster, inventory_servers, address_of,

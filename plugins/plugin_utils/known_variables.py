@@ -28,6 +28,7 @@ PREFIXES: tuple[str, ...] = (
     "kubeconfig_",
     "kubelet_",
     "node_prep_",
+    "remove_node_",
     "reset_",
 )
 
@@ -46,6 +47,7 @@ ROLES: tuple[str, ...] = (
     "kubeconfig",
     "kubelet",
     "node_prep",
+    "remove_node",
     "reset",
 )
 
