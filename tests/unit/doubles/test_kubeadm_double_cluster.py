@@ -304,6 +304,19 @@ def test_join_worker_and_reset(cluster, make_node, monkeypatch):
     assert r.returncode == 1 and "failed to load kubelet config file" in r.stderr
 
 
+def test_reset_warns_about_a_cri_socket_that_does_not_answer(make_node):
+    n = make_node()
+    r = n.kubeadm(["reset", "-f", "--cri-socket", "unix:///var/run/containerd/containerd.sock"])
+    assert r.returncode == 0 and "Failed to remove containers" not in r.stderr
+    r = n.kubeadm(["reset", "-f", "--cri-socket", "unix:///run/crio/crio.sock"])
+    assert r.returncode == 0, r.stderr
+    assert ('[reset] Failed to remove containers: failed to create new CRI runtime service: validate service '
+            'connection: validate CRI v1 runtime API for endpoint "unix:///run/crio/crio.sock": rpc error: code = '
+            'Unavailable desc = connection error: desc = "transport: Error while dialing: dial unix '
+            '/run/crio/crio.sock: connect: no such file or directory"') in r.stderr
+    assert "[reset] Deleting files: [" in r.stdout
+
+
 def test_reset_without_force_asks(make_node):
     n = make_node()
     r = n.kubeadm(["reset"], stdin="n\n")

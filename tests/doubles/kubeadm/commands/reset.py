@@ -18,11 +18,13 @@ def cmd_reset(args):
                                 "dry-run": "bool", "kubeconfig": "str"}, {"f": "force"})
     force = vals.get("force")
     cert_dir = vals.get("cert-dir") or paths.PKI_DIR
+    cri_socket_from_config = None
     if vals.get("config"):
         ld = kconfig.load_text(read_config(vals["config"]), strict=False)
         rc = ld.reset or {}
         force = force or rc.get("force")
         cert_dir = rc.get("certificatesDir") or cert_dir
+        cri_socket_from_config = rc.get("criSocket")
     if vals.get("dry-run"):
         raise Fail("--dry-run is not implemented by the kubeforge kubeadm test double")
     ign = check_ignore(list(vals.get("ignore-preflight-errors") or []))
@@ -55,6 +57,13 @@ def cmd_reset(args):
     out("[reset] Stopping the kubelet service")
     systemd.stop_quietly("kubelet")
     out('[reset] Unmounting mounted directories in "%s"' % paths.KUBELET_DIR)
+    # cleanup-node's removeContainers: a CRI socket that takes no connection is a warning, and the reset goes on
+    sock = vals.get("cri-socket") or cri_socket_from_config or paths.DEFAULT_CRI_SOCKET
+    err = preflight.cri_dial_error(sock)
+    if err:
+        glog.warning("cleanupnode.go:99", "[reset] Failed to remove containers: failed to create new CRI runtime "
+                     "service: validate service connection: validate CRI v1 runtime API for endpoint %s: %s"
+                     % (json.dumps(sock), err))
     dirs = [paths.MANIFESTS_DIR, paths.KUBELET_DIR, cert_dir]
     out("[reset] Deleting contents of directories: [%s]" % " ".join(dirs))
     for d in dirs:
