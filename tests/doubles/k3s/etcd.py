@@ -162,6 +162,15 @@ class Cluster:
             else:
                 self.store.apply_op(op)
 
+    def _commit_members(self, old, new, send_to):
+        """Send the member list ``new`` to the members of ``send_to``; committed once a quorum of ``old`` (this
+        member included) acknowledged, else Unavailable(``etcdserver: request timed out``)."""
+        op = {"type": "members", "members": new}
+        targets = [m for m in send_to if m["peerURL"] != self.peer_url]
+        acks = 1 + self.broadcast([op], targets, {m["peerURL"] for m in old})
+        if acks < self.quorum(len(old)):
+            raise Unavailable("etcdserver: request timed out")
+
     def add_member(self, name, peer_url):
         with self.wlock:
             if self.removed:
@@ -169,12 +178,7 @@ class Cluster:
             old = list(self.members)
             new = [m for m in old if m["peerURL"] != peer_url and m["name"] != name]
             new.append({"name": name, "peerURL": peer_url})
-            op = {"type": "members", "members": new}
-            need = self.quorum(len(old))
-            targets = [m for m in new if m["peerURL"] != self.peer_url]
-            acks = 1 + self.broadcast([op], targets, {m["peerURL"] for m in old})
-            if acks < need:
-                raise Unavailable("etcdserver: request timed out")
+            self._commit_members(old, new, new)
             self.set_members(new)
             klog.info("Added etcd member %s %s; cluster has %d members", name, peer_url, len(new))
             return {"members": new, "snapshot": self.store.dump()}
@@ -199,12 +203,7 @@ class Cluster:
                 return None
             klog.info("Removing name=%s id=%d address=%s from etcd", name, self.member_id(victim), address)
             new = [m for m in old if m is not victim]
-            op = {"type": "members", "members": new}
-            need = self.quorum(len(old))
-            targets = [m for m in old if m["peerURL"] != self.peer_url]
-            acks = 1 + self.broadcast([op], targets, {m["peerURL"] for m in old})
-            if acks < need:
-                raise Unavailable("etcdserver: request timed out")
+            self._commit_members(old, new, old)
             self.learn_members(new)
             klog.info("Removed etcd member %s %s; cluster has %d members", name, victim["peerURL"], len(new))
             return victim
