@@ -28,7 +28,7 @@ lint:
 	ansible-lint --profile production
 
 unit:
-	pytest -q tests/unit
+	tests/testbed/unit.sh
 
 # build also checks execution-environment.yml: ansible-builder validates it and writes its build context
 # to build/ee (no container runtime needed), and check_ee.py holds it to galaxy.yml and requirements.txt.
