@@ -21,6 +21,7 @@ make doubles (the Makefile's bench targets run them). Talks only to loopback and
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import json
 import os
 import platform
@@ -41,6 +42,12 @@ sys.path.insert(0, HERE)
 from benchlib.report import ShapeResult, markdown, targets  # noqa: E402
 from benchlib.shapes import IMAGE, K3S_VERSION, KUBERNETES_VERSION, SHAPES, SMOKE, Shape, forks_for, host_names, inventory  # noqa: E402
 from benchlib.stats import RunStats, read_access_log, read_events  # noqa: E402
+
+# The test bed's node containers: the wait for systemd is the one the Molecule scenarios' create step uses.
+_NODES_SPEC = importlib.util.spec_from_file_location("testbed_nodes", os.path.join(ROOT, "tests", "testbed", "nodes.py"))
+assert _NODES_SPEC and _NODES_SPEC.loader
+nodes = importlib.util.module_from_spec(_NODES_SPEC)
+_NODES_SPEC.loader.exec_module(nodes)
 
 LABEL = "kubeforge.bench"
 NODE_OPTIONS = [
@@ -117,16 +124,10 @@ class Bench:
         def run(name: str) -> None:
             self.docker("run", "-d", "--name", name, "--hostname", name, "--network", self.network,
                         "--label", f"{LABEL}={self.tag}", *NODE_OPTIONS, IMAGE, "/lib/systemd/systemd")
-            # systemd has finished booting (running, or degraded for a unit the container cannot start);
-            # until its bus is up, systemctl cannot answer at all.
-            out = ""
-            for _ in range(300):
-                out = subprocess.run(["docker", "exec", name, "timeout", "90", "systemctl", "is-system-running", "--wait"],
-                                     capture_output=True, text=True, timeout=120).stdout.strip()
-                if out in ("running", "degraded"):
-                    return
-                time.sleep(0.2)
-            raise BenchError(f"{name}: systemd did not finish booting ({out or 'no answer'})")
+            try:
+                nodes.wait_for_systemd(name)
+            except RuntimeError as exc:
+                raise BenchError(str(exc)) from exc
         with ThreadPoolExecutor(max_workers=4) as pool:
             list(pool.map(run, names))
 

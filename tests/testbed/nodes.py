@@ -15,7 +15,8 @@ scenario cannot set an option that would silently be ignored:
 - create: each network of ``docker_networks`` (subnet and gateway from ``ipam_config``, ``internal``)
   and each network a platform names, made when missing and labelled ``owner=molecule``; each
   container started from its prebuilt image, attached to its networks (with ``ipv4_address``),
-  labelled ``owner=molecule``; a container that exists already is started, not recreated.
+  labelled ``owner=molecule``; a container that exists already is started, not recreated. A new
+  container whose command is systemd is waited for until systemd has finished booting.
 - destroy: the containers removed (killed if running), then the networks labelled ``owner=molecule``.
 """
 from __future__ import annotations
@@ -23,6 +24,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+import time
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
@@ -143,6 +145,21 @@ def _existing(kind: str, names: list[str]) -> dict[str, dict[str, Any]]:
     return {item["Name"].lstrip("/"): item for item in found}
 
 
+def wait_for_systemd(name: str, timeout: float = 120) -> None:
+    """Wait until systemd in container ``name`` has finished booting: running, or degraded (a unit a container
+    cannot start). Until its bus is up, systemctl cannot answer at all, so the question is asked again."""
+    deadline = time.monotonic() + timeout
+    state = ""
+    while time.monotonic() < deadline:
+        proc = subprocess.run(["docker", "exec", name, "timeout", "90", "systemctl", "is-system-running", "--wait"],
+                              capture_output=True, text=True, timeout=120, check=False)
+        state = proc.stdout.strip()
+        if state in ("running", "degraded"):
+            return
+        time.sleep(0.2)
+    raise RuntimeError(f"container {name}: systemd did not finish booting in {timeout:.0f} s ({state or 'no answer'})")
+
+
 def _fail(what: str, proc: subprocess.CompletedProcess[str]) -> str:
     return f"{what}: {' '.join(proc.args)}\n{proc.stderr.strip()}"
 
@@ -177,6 +194,8 @@ def create(platforms: list[dict[str, Any]]) -> list[str]:
             proc = _run(argv)
             if proc.returncode != 0:
                 raise RuntimeError(_fail(f"container {name}", proc))
+        if platform.get("command", "").split()[:1] == ["/lib/systemd/systemd"]:
+            wait_for_systemd(name)  # the first converge may start units at once
         return f"container {name}"
 
     errors: list[str] = []
