@@ -15,7 +15,7 @@ scenario cannot set an option that would silently be ignored:
 - create: each network of ``docker_networks`` (subnet and gateway from ``ipam_config``, ``internal``)
   and each network a platform names, made when missing and labelled ``owner=molecule``; each
   container started from its prebuilt image, attached to its networks (with ``ipv4_address``),
-  labelled ``owner=molecule``; a container that exists already is started, not recreated. A new
+  labelled ``owner=molecule``; a stopped container that exists already is started, not recreated. A
   container whose command is systemd is waited for until systemd has finished booting.
 - destroy: the containers removed (killed if running), then the networks labelled ``owner=molecule``.
 """
@@ -180,23 +180,16 @@ def create(platforms: list[dict[str, Any]]) -> list[str]:
 
     def start(platform: dict[str, Any]) -> str | None:
         name = platform["name"]
-        if name in have:
-            if have[name]["State"]["Running"]:
-                return None
-            proc = _run(["docker", "start", name])
-            if proc.returncode != 0:
-                raise RuntimeError(_fail(f"container {name}", proc))
-            return f"container {name} (started)"
-        proc = _run(run_argv(platform))
-        if proc.returncode != 0:
-            raise RuntimeError(_fail(f"container {name}", proc))
-        for argv in connect_argvs(platform):
+        if name in have and have[name]["State"]["Running"]:
+            return None
+        argvs = [["docker", "start", name]] if name in have else [run_argv(platform), *connect_argvs(platform)]
+        for argv in argvs:
             proc = _run(argv)
             if proc.returncode != 0:
                 raise RuntimeError(_fail(f"container {name}", proc))
         if platform.get("command", "").split()[:1] == ["/lib/systemd/systemd"]:
             wait_for_systemd(name)  # the first converge may start units at once
-        return f"container {name}"
+        return f"container {name}" + (" (started again)" if name in have else "")
 
     errors: list[str] = []
     with ThreadPoolExecutor(max_workers=max(1, len(platforms))) as pool:
