@@ -358,6 +358,9 @@ class ReplicatedStore:
     def set_meta(self, *a):
         return self.local.set_meta(*a)
 
+    def backup(self, path):
+        self.local.backup(path)
+
     def close(self):
         self.local.close()
 

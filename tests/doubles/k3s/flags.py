@@ -204,8 +204,34 @@ class FlagTable:
         return out
 
 
+# `k3s etcd-snapshot save|delete|ls|prune` (pkg/cli/cmds/etcd_snapshot.go, with the --token and --server of the
+# builds whose subcommands call the running server); ls adds -o/--output, prune --snapshot-retention.
+ETCD_SNAPSHOT_FLAGS = _LOG_FLAGS + [
+    F("node-name", S, env="K3S_NODE_NAME", usage="(agent/node) Node name"),
+    F("data-dir", S, aliases="d", env="K3S_DATA_DIR", usage="(data) Folder to hold state"),
+    F("token", S, aliases="t", env="K3S_TOKEN", usage="(cluster) Shared secret used to join a server or agent to a cluster"),
+    F("server", S, "https://127.0.0.1:6443", aliases="s", env="K3S_URL", usage="(cluster) Server to connect to"),
+    F("dir", S, aliases="etcd-snapshot-dir", usage="(db) Directory to save etcd on-demand snapshot. (default: ${data-dir}/db/snapshots)"),
+    F("name", S, "on-demand", usage="(db) Set the base name of the etcd on-demand snapshot (appended with UNIX timestamp)."),
+    F("snapshot-compress", B, False, aliases="etcd-snapshot-compress", usage="(db) Compress etcd snapshot"),
+    F("s3", B, False, aliases="etcd-s3", usage="(db) Enable backup to S3"),
+    F("s3-endpoint", S, "s3.amazonaws.com", aliases="etcd-s3-endpoint", usage="(db) S3 endpoint url"),
+    F("s3-endpoint-ca", S, aliases="etcd-s3-endpoint-ca", usage="(db) S3 custom CA cert to connect to S3 endpoint"),
+    F("s3-skip-ssl-verify", B, False, aliases="etcd-s3-skip-ssl-verify", usage="(db) Disables S3 SSL certificate validation"),
+    F("s3-access-key", S, aliases="etcd-s3-access-key", env="AWS_ACCESS_KEY_ID", usage="(db) S3 access key"),
+    F("s3-secret-key", S, aliases="etcd-s3-secret-key", env="AWS_SECRET_ACCESS_KEY", usage="(db) S3 secret key"),
+    F("s3-bucket", S, aliases="etcd-s3-bucket", usage="(db) S3 bucket name"),
+    F("s3-region", S, "us-east-1", aliases="etcd-s3-region", usage="(db) S3 region / bucket location (optional)"),
+    F("s3-folder", S, aliases="etcd-s3-folder", usage="(db) S3 folder"),
+    F("s3-insecure", B, False, aliases="etcd-s3-insecure", usage="(db) Disables S3 over HTTPS"),
+    F("s3-timeout", D, "5m0s", aliases="etcd-s3-timeout", usage="(db) S3 timeout"),
+]
+
 SERVER = FlagTable(SERVER_FLAGS)
 AGENT = FlagTable(AGENT_FLAGS)
+ETCD_SNAPSHOT = FlagTable(ETCD_SNAPSHOT_FLAGS)
+ETCD_SNAPSHOT_LS = FlagTable(ETCD_SNAPSHOT_FLAGS + [F("output", S, aliases="o", usage="(db) List format. Default: standard. Optional: json")])
+ETCD_SNAPSHOT_PRUNE = FlagTable(ETCD_SNAPSHOT_FLAGS + [F("snapshot-retention", I, 5, usage="(db) Number of snapshots to retain.")])
 
 _BOOL = {"1": True, "t": True, "T": True, "true": True, "TRUE": True, "True": True,
          "0": False, "f": False, "F": False, "false": False, "FALSE": False, "False": False}

@@ -21,6 +21,7 @@ from common import netaddr, nodes
 
 from . import api as apimod
 from . import clientaccess, etcd, kine, klog, pki, tokens, version
+from . import snapshot as snapshotmod
 from .state import Store, Unavailable, now_rfc3339
 
 CGROUP_ROOT_ENV = "KUBEFORGE_DOUBLE_CGROUP_ROOT"  # TEST HOOK ONLY (unit tests)
@@ -697,9 +698,34 @@ class K3sServer:
             boot = {"files": files, "critical": self.critical(), "agentPassword": self.agent_password,
                     "members": self.cluster.members if self.cluster else []}
             return 200, "application/json", json.dumps(boot)
+        def db_snapshot(h):
+            # `k3s etcd-snapshot` (snapshot.py): only a server on embedded etcd has the route.
+            if not self.etcd_mode:
+                return 404, "text/plain", "404 page not found\n"
+            if self.basic_user(h) != "server":
+                return 401, "text/plain", "Unauthorized\n"
+            if h.command != "POST":
+                return 405, "text/plain", '%s is not supported on resources of kind "snapshot.k3s.cattle.io"\n' % h.command
+            n = int(h.headers.get("Content-Length") or 0)
+            try:
+                request = json.loads((h.rfile.read(n) if n else b"").decode() or "null")
+                if not isinstance(request, dict):
+                    raise ValueError("json: cannot unmarshal into Go value of type etcd.SnapshotRequest")
+                body = snapshotmod.handle(self.api.store, self.sdir, self.node_name, request)
+            except (ValueError, UnicodeDecodeError) as e:
+                code, body = 500, str(e)
+            except snapshotmod.SnapshotError as e:
+                code, body = e.code, str(e)
+            except (OSError, sqlite3.Error) as e:
+                code, body = 500, str(e)
+            else:
+                return 200, "application/json", snapshotmod.dumps(body)
+            klog.error("Sending HTTP %d response to %s: etcd-snapshot: %s", code, h.client_address[0], body)
+            return code, "text/plain", body + "\n"
+
         return {"/ping": ping, "/cacerts": cacerts, "/v1-k3s/readyz": readyz,
                 "/v1-k3s/client-kubelet.crt": client_kubelet,
-                "/v1-k3s/server-bootstrap": bootstrap}
+                "/v1-k3s/server-bootstrap": bootstrap, "/db/snapshot": db_snapshot}
 
     # -- HA: join and embedded etcd ------------------------------------------------
     def critical(self, net=None):
@@ -955,9 +981,17 @@ class K3sServer:
                 klog.fatal("starting kubernetes: preparing server: failed to normalize server token; must be in format K10<CA-HASH>::<USERNAME>:<PASSWORD> or <PASSWORD>: token must not be empty")
             self.boot = self.join_bootstrap(net)
         if o["cluster-reset"]:
+            token_file = os.path.join(self.sdir, "token")
+            if o["cluster-reset-restore-path"] and not (o["token"] or o["token-file"]) and not os.path.exists(token_file):
+                klog.fatal("%s does not exist, please pass --token to complete the restoration", token_file)
             if not os.path.isdir(etcd_dir):
                 klog.fatal("starting kubernetes: preparing server: cluster-reset requires embedded etcd "
                            "(kubeforge K3s test double: no etcd database in %s)", self.dbdir)
+            if o["cluster-reset-restore-path"]:
+                try:
+                    snapshotmod.restore(o["cluster-reset-restore-path"], etcd_dir, etcd_db, self.sdir)
+                except snapshotmod.SnapshotError as e:
+                    klog.fatal("starting kubernetes: preparing server: start managed database: %s", e)
             if os.path.exists(etcd_db):
                 st = Store(etcd_db)
                 st.set_meta("etcd-members", "[]")  # this member alone forms the cluster on next start

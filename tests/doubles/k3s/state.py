@@ -45,6 +45,15 @@ class Store:
         with self._lock:
             self.db.close()
 
+    def backup(self, path):
+        """A consistent copy of the whole store in a new SQLite file at ``path`` (SQLite's online backup)."""
+        with self._lock:
+            dst = sqlite3.connect(path)
+            try:
+                self.db.backup(dst)
+            finally:
+                dst.close()
+
     # -- meta ------------------------------------------------------------
     def get_meta(self, key, default=None):
         with self._lock:
