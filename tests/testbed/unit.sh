@@ -15,6 +15,9 @@ for f in "${fixed[@]}"; do ignore+=("--ignore=$f"); done
 start=$(date +%s)
 pytest -q -p no:cacheprovider "${fixed[@]}" > "$out/unit-fixed-ports.out" 2>&1 &
 fixed_pid=$!
+# A background job of a script ignores Ctrl-C: stop it with the script.
+trap 'kill "$fixed_pid" 2>/dev/null' EXIT
+trap 'exit 130' INT TERM
 pytest -q -p no:cacheprovider -n "$workers" "${ignore[@]}" tests/unit > "$out/unit-rest.out" 2>&1
 rest_rc=$?
 wait "$fixed_pid"; fixed_rc=$?
