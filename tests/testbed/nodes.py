@@ -137,7 +137,7 @@ def _existing(kind: str, names: list[str]) -> dict[str, dict[str, Any]]:
     """docker inspect of those of the names that exist, by name."""
     if not names:
         return {}
-    proc = _run(["docker", kind, "inspect", *names] if kind == "network" else ["docker", "container", "inspect", *names])
+    proc = _run(["docker", kind, "inspect", *names])
     try:
         found = json.loads(proc.stdout or "[]")
     except json.JSONDecodeError:

@@ -89,27 +89,27 @@ def cmd_agent(args, environ):
 def cmd_etcd_snapshot(args, environ):
     """`k3s etcd-snapshot save|delete|ls|prune`: a request to the running local server (snapshot.py)."""
     from . import clientaccess, snapshot, tokens
+    from .server import default_data_dir
     sub = args[0] if args and not args[0].startswith("-") else "save"
     rest = args[1:] if args and not args[0].startswith("-") else args
     if sub not in ("save", "delete", "ls", "list", "l", "prune"):
         sys.stdout.write("No help topic for '%s'\n" % sub)
         return 3
-    table = {"ls": flags.ETCD_SNAPSHOT_LS, "list": flags.ETCD_SNAPSHOT_LS, "l": flags.ETCD_SNAPSHOT_LS,
-             "prune": flags.ETCD_SNAPSHOT_PRUNE}.get(sub, flags.ETCD_SNAPSHOT)
+    op = "list" if sub in ("ls", "list", "l") else sub  # the request's operation
+    table = {"list": flags.ETCD_SNAPSHOT_LS, "prune": flags.ETCD_SNAPSHOT_PRUNE}.get(op, flags.ETCD_SNAPSHOT)
     positional = []
     o, source = parse_command("etcd-snapshot", table, rest, environ, strip=True, positional=positional)
-    if sub == "save" and positional:
+    if op == "save" and positional:
         klog.fatal("this command does not take any arguments")
-    if sub == "delete" and not positional:
+    if op == "delete" and not positional:
         klog.fatal("no snapshots given for removal")
-    if sub in ("ls", "list", "l") and o["output"] and o["output"] not in ("json", "yaml", "table"):
+    if op == "list" and o["output"] and o["output"] not in ("json", "yaml", "table"):
         klog.fatal("invalid output format: %s", o["output"])
     if o["s3"]:
         klog.fatal("etcd-snapshot with S3 is not implemented by the kubeforge K3s test double")
-    if sub in ("ls", "list", "l") and o["output"] == "yaml":
+    if op == "list" and o["output"] == "yaml":
         klog.fatal("etcd-snapshot ls -o yaml is not implemented by the kubeforge K3s test double (use -o json)")
-    dd = o["data-dir"] or ("/var/lib/rancher/k3s" if os.geteuid() == 0 else os.path.expanduser("~/.rancher/k3s"))
-    server_dir = os.path.join(os.path.abspath(dd), "server")
+    server_dir = os.path.join(os.path.abspath(os.path.expanduser(o["data-dir"] or default_data_dir())), "server")
     # A server without embedded etcd (SQLite, an external datastore): the message of the builds that opened the
     # etcd files themselves (CONTRACT.md, K3s issues 4845 and 8960).
     if not os.path.isdir(os.path.join(server_dir, "db", "etcd")):
@@ -122,7 +122,7 @@ def cmd_etcd_snapshot(args, environ):
                 raw = fh.read().rstrip("\n")
         except OSError as e:
             klog.fatal("open %s: %s", token_file, (e.strerror or str(e)).lower())
-    body = snapshot.request_body(sub, o, positional, {k for k, v in source.items() if v != "default"})
+    body = snapshot.request_body(op, o, positional, {k for k, v in source.items() if v != "default"})
     try:
         tok, bundle = clientaccess.validate(o["server"], raw)
         _, data = clientaccess.request(o["server"], "/db/snapshot", "POST", cadata=bundle,
@@ -135,17 +135,17 @@ def cmd_etcd_snapshot(args, environ):
     except clientaccess.AccessError as e:
         klog.fatal("%s", e)
     resp = json.loads(data.decode() or "{}")
-    if sub == "save":
+    if op == "save":
         for name in resp.get("created") or []:
             klog.info("Snapshot %s saved.", name)
-    elif sub == "delete":
+    elif op == "delete":
         deleted = resp.get("deleted") or []
         for name in deleted:
             klog.info("Snapshot %s deleted.", name)
         for name in positional:
             if name not in deleted:
                 klog.warn("Snapshot %s not found.", name)
-    elif sub == "prune":
+    elif op == "prune":
         for name in resp.get("deleted") or []:
             klog.info("Snapshot %s deleted.", name)
     elif o["output"] == "json":

@@ -208,21 +208,21 @@ def restore(restore_path, etcd_dir, etcd_db, server_dir, now=None):
 
 # -- the CLI ----------------------------------------------------------------------------------------------
 
-def request_body(sub, o, positional, set_flags):
-    """The SnapshotRequest the CLI posts: dir, compress and retention only when given (the server's own
-    settings apply otherwise); save never prunes."""
-    body = {"operation": {"ls": "list", "list": "list", "l": "list"}.get(sub, sub)}
-    if sub == "delete":
+def request_body(op, o, positional, set_flags):
+    """The SnapshotRequest the CLI posts for operation ``op`` (save, list, delete, prune): dir, compress and
+    retention only when given (the server's own settings apply otherwise); save never prunes."""
+    body = {"operation": op}
+    if op == "delete":
         body["name"] = list(positional)
-    elif sub in ("save", "prune"):
+    elif op in ("save", "prune"):
         body["name"] = [o["name"]]
     if "dir" in set_flags:
         body["dir"] = o["dir"]
     if "snapshot-compress" in set_flags:
         body["compress"] = bool(o["snapshot-compress"])
-    if sub == "save":
+    if op == "save":
         body["retention"] = 0
-    elif sub == "prune":
+    elif op == "prune":
         body["retention"] = o["snapshot-retention"]
     return body
 
