@@ -1,0 +1,136 @@
+# -*- coding: utf-8 -*-
+# Copyright: kubeforge maintainers
+# GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Backups of the collection's clusters: the manifest, its checks before a restore, and retention.
+
+Pure logic, no I/O: the roles hand in what they read (file checksums and sizes, the running version, the
+fingerprint of the token a cluster uses) and get back a manifest, a list of problems or the folders to delete.
+"""
+from __future__ import annotations
+
+import re
+from typing import Any
+
+FORMAT = 1
+# A backup folder's name: the UTC time it was taken, e.g. 20261204T170102Z. Retention deletes only such folders.
+STAMP = re.compile(r"^[0-9]{8}T[0-9]{6}Z$")
+# What each file of a backup is for; a restore needs the datastore and the token.
+ROLES = ("datastore", "token", "tls")
+REQUIRED_ROLES = ("datastore", "token")
+# The distributions and datastores whose backup and restore the collection carries out.
+SUPPORTED = (("k3s", "sqlite"), ("k3s", "etcd"))
+_VERSION = re.compile(r"^v?([0-9]+)\.([0-9]+)\.[0-9]+")
+_SHA256 = re.compile(r"^[0-9a-f]{64}$")
+
+
+class BackupError(ValueError):
+    """Input the backup helpers cannot work with (a programming error of the caller, not a bad backup)."""
+
+
+def _minor(version: str) -> tuple[int, int] | None:
+    match = _VERSION.match(str(version or ""))
+    return (int(match.group(1)), int(match.group(2))) if match else None
+
+
+def unsupported(cluster: dict[str, Any]) -> str:
+    """Why the cluster's datastore cannot be backed up or restored by the collection; empty when it can."""
+    kind = (cluster.get("distribution"), cluster.get("datastore"))
+    if kind in SUPPORTED:
+        return ""
+    return ("cluster '%s' is a %s cluster with datastore %s, and this version of kubeforge.cluster backs up and "
+            "restores %s clusters only; leave it out of the run (--limit)"
+            % (cluster.get("name"), kind[0], kind[1], " and ".join("%s/%s" % k for k in SUPPORTED)))
+
+
+def build_manifest(files: list[dict[str, Any]], cluster: dict[str, Any], version: str, created: str,
+                   source: str) -> dict[str, Any]:
+    """The manifest of a backup.
+
+    ``files``: ``{"name", "role", "sha256", "size"}`` per file of the backup folder (``role`` one of ROLES);
+    ``cluster``: the cluster's plan (``name``, ``distribution``, ``datastore``); ``version``: the version that
+    runs; ``created``: the UTC time (RFC 3339); ``source``: the host the backup was taken on.
+    """
+    entries = []
+    for item in files:
+        name, role = str(item.get("name") or ""), item.get("role")
+        if not name or "/" in name or name in (".", "..", "manifest.json"):
+            raise BackupError("a backup file needs a plain file name, not %r" % name)
+        if role not in ROLES:
+            raise BackupError("backup file %s: role %r is not one of %s" % (name, role, ", ".join(ROLES)))
+        sha = str(item.get("sha256") or "")
+        if not _SHA256.match(sha):
+            raise BackupError("backup file %s: %r is not a sha256 digest" % (name, sha))
+        entries.append({"name": name, "role": role, "sha256": sha, "size": int(item.get("size") or 0)})
+    missing = [r for r in REQUIRED_ROLES if r not in {e["role"] for e in entries}]
+    if missing:
+        raise BackupError("a backup needs a %s file" % " and a ".join(missing))
+    return {
+        "format": FORMAT,
+        "cluster": cluster["name"],
+        "distribution": cluster["distribution"],
+        "datastore": cluster["datastore"],
+        "version": version,
+        "created": created,
+        "source": source,
+        "files": sorted(entries, key=lambda e: e["name"]),
+    }
+
+
+def restore_problems(manifest: Any, found: dict[str, dict[str, Any]], cluster: dict[str, Any], version: str,
+                     token_sha256: str | None, confirm: list[str], where: str) -> list[str]:
+    """What stops the restore of the backup at ``where`` into ``cluster``; empty when it may go ahead.
+
+    ``found``: per file name of the folder, ``{"sha256", "size"}`` as read now; ``version``: the version that runs
+    on the cluster's servers; ``token_sha256``: the sha256 of the cluster's ``server/token`` now (None when the
+    servers have none); ``confirm``: the cluster names of ``restore_confirm``.
+    """
+    name = cluster["name"]
+    problems: list[str] = []
+    if unsupported(cluster):
+        return [unsupported(cluster)]
+    if not isinstance(manifest, dict) or manifest.get("format") != FORMAT or not isinstance(manifest.get("files"), list):
+        return ["%s/manifest.json is not a kubeforge backup manifest (format %s): restore_from must name a folder that "
+                "playbooks/backup.yml wrote" % (where, FORMAT)]
+    if name not in confirm:
+        problems.append("restore_confirm must name the cluster a restore replaces: run again with "
+                        "-e restore_confirm=%s (it names %s)" % (name, ", ".join(confirm) or "no cluster"))
+    if manifest.get("cluster") != name:
+        problems.append("%s holds a backup of cluster '%s', not of '%s': restore_from must name one of '%s''s backups"
+                        % (where, manifest.get("cluster"), name, name))
+    for key in ("distribution", "datastore"):
+        if manifest.get(key) != cluster.get(key):
+            problems.append("%s is a backup of a %s %s, and cluster '%s' has %s %s: a backup is restored into the "
+                            "same %s" % (where, key, manifest.get(key), name, key, cluster.get(key), key))
+    have, want = _minor(version), _minor(manifest.get("version"))
+    if have is None or want is None or have != want:
+        problems.append("%s was taken on %s and cluster '%s' runs %s: a backup is restored into the same minor "
+                        "release; set the cluster's version to a %s release and run site.yml first"
+                        % (where, manifest.get("version"), name, version or "no known version",
+                           "v%d.%d" % want if want else "matching"))
+    for entry in manifest["files"]:
+        file_name = str(entry.get("name"))
+        now = found.get(file_name)
+        if now is None:
+            problems.append("%s/%s is listed in manifest.json but missing: the backup is incomplete; use another one"
+                            % (where, file_name))
+        elif now.get("sha256") != entry.get("sha256") or int(now.get("size") or 0) != int(entry.get("size") or 0):
+            problems.append("%s/%s does not match manifest.json (sha256 %s, size %s; listed %s, %s): the file was "
+                            "changed or damaged; use another backup"
+                            % (where, file_name, now.get("sha256"), now.get("size"), entry.get("sha256"),
+                               entry.get("size")))
+        if entry.get("role") == "token" and token_sha256 is not None and token_sha256 != entry.get("sha256"):
+            problems.append("the token in %s is not the token of cluster '%s' now (server/token differs): restoring "
+                            "it would lock the servers out of their own datastore; restore a backup of this cluster, "
+                            "or rebuild it with the backup's token" % (where, name))
+    roles = {e.get("role") for e in manifest["files"]}
+    problems.extend("%s/manifest.json lists no %s file: the backup cannot be restored" % (where, r)
+                    for r in REQUIRED_ROLES if r not in roles)
+    return problems
+
+
+def expired_backups(names: list[str], keep: int) -> list[str]:
+    """The backup folders to delete so that the ``keep`` newest stay: only names that are backup time stamps."""
+    if int(keep) < 1:
+        raise BackupError("backup_keep must be 1 or more, not %s" % keep)
+    stamps = sorted(n for n in names if STAMP.match(str(n)))
+    return stamps[:-int(keep)] if len(stamps) > int(keep) else []

@@ -1,0 +1,171 @@
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from ansible.errors import AnsibleFilterError
+
+from ansible_collections.kubeforge.cluster.plugins.filter.backup import FilterModule
+from ansible_collections.kubeforge.cluster.plugins.plugin_utils.backup import (
+    BackupError,
+    build_manifest,
+    expired_backups,
+    restore_problems,
+    unsupported,
+)
+
+EDGE = {"name": "edge", "distribution": "k3s", "datastore": "etcd"}
+SHA = {"snap": "a" * 64, "token": "b" * 64, "tls": "c" * 64}
+FILES = [
+    {"name": "token", "role": "token", "sha256": SHA["token"], "size": 108},
+    {"name": "kubeforge-edge-1-1700000000", "role": "datastore", "sha256": SHA["snap"], "size": 4096},
+]
+WHERE = "/b/edge/20261204T170102Z"
+
+
+def manifest(**over: Any) -> dict[str, Any]:
+    m = build_manifest(FILES, EDGE, "v1.35.1+k3s1", "2026-12-04T17:01:02Z", "edge-1")
+    m.update(over)
+    return m
+
+
+def found(m: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    return {e["name"]: {"sha256": e["sha256"], "size": e["size"]} for e in m["files"]}
+
+
+def problems(m: Any = None, f: dict[str, Any] | None = None, cluster: dict[str, Any] = EDGE,
+             version: str = "v1.35.3+k3s1", token: str | None = SHA["token"], confirm: tuple[str, ...] = ("edge",)) -> list[str]:
+    m = manifest() if m is None else m
+    return restore_problems(m, found(m) if f is None else f, cluster, version, token, list(confirm), WHERE)
+
+
+def test_manifest_names_the_cluster_and_every_file_sorted() -> None:
+    m = manifest()
+    assert m["format"] == 1
+    assert (m["cluster"], m["distribution"], m["datastore"], m["version"], m["source"]) == (
+        "edge", "k3s", "etcd", "v1.35.1+k3s1", "edge-1")
+    assert [e["name"] for e in m["files"]] == ["kubeforge-edge-1-1700000000", "token"]
+    assert m["files"][1] == {"name": "token", "role": "token", "sha256": SHA["token"], "size": 108}
+
+
+@pytest.mark.parametrize("bad, text", [
+    ({"name": "a/b"}, "plain file name"),
+    ({"name": "manifest.json"}, "plain file name"),
+    ({"role": "other"}, "role 'other'"),
+    ({"sha256": "xyz"}, "not a sha256"),
+])
+def test_manifest_refuses_bad_entries(bad: dict[str, Any], text: str) -> None:
+    entry = dict(FILES[1], **bad)
+    with pytest.raises(BackupError, match=text):
+        build_manifest([FILES[0], entry], EDGE, "v1.35.1+k3s1", "t", "h")
+
+
+def test_manifest_needs_the_datastore_and_the_token() -> None:
+    with pytest.raises(BackupError, match="needs a datastore file"):
+        build_manifest([FILES[0]], EDGE, "v1", "t", "h")
+    with pytest.raises(BackupError, match="needs a token file"):
+        build_manifest([FILES[1]], EDGE, "v1", "t", "h")
+
+
+def test_a_good_backup_of_the_same_minor_restores() -> None:
+    assert problems() == []
+    # servers rebuilt without a token yet: nothing to compare
+    assert problems(token=None) == []
+
+
+def test_restore_needs_the_cluster_named() -> None:
+    (p,) = problems(confirm=())
+    assert "-e restore_confirm=edge" in p and "names no cluster" in p
+    (p,) = problems(confirm=("lab",))
+    assert "it names lab" in p
+
+
+def test_a_backup_of_another_cluster_is_refused() -> None:
+    (p,) = problems(manifest(cluster="lab"))
+    assert "holds a backup of cluster 'lab', not of 'edge'" in p
+
+
+def test_another_datastore_or_distribution_is_refused() -> None:
+    (p,) = problems(manifest(datastore="sqlite"))
+    assert "datastore sqlite" in p and "datastore etcd" in p
+    (p,) = problems(manifest(distribution="kubeadm"))
+    assert "distribution kubeadm" in p
+
+
+@pytest.mark.parametrize("version", ["v1.34.9+k3s1", "v1.36.0+k3s1", "", "stable"])
+def test_another_minor_is_refused(version: str) -> None:
+    (p,) = problems(version=version)
+    assert "same minor release" in p and "v1.35" in p
+
+
+def test_a_changed_file_is_refused_with_both_digests() -> None:
+    m = manifest()
+    f = found(m)
+    f["token"] = {"sha256": "d" * 64, "size": 108}
+    (p,) = problems(m, f)
+    assert p.startswith(WHERE + "/token does not match manifest.json") and "d" * 64 in p and SHA["token"] in p
+
+
+def test_a_truncated_file_is_refused() -> None:
+    m = manifest()
+    f = found(m)
+    f["kubeforge-edge-1-1700000000"]["size"] = 10
+    (p,) = problems(m, f)
+    assert "does not match manifest.json" in p
+
+
+def test_a_missing_file_is_refused() -> None:
+    m = manifest()
+    f = found(m)
+    del f["token"]
+    (p,) = problems(m, f)
+    assert "token is listed in manifest.json but missing" in p
+
+
+def test_another_token_is_refused() -> None:
+    (p,) = problems(token="e" * 64)
+    assert "not the token of cluster 'edge'" in p
+    assert "e" * 64 not in p
+
+
+@pytest.mark.parametrize("bad", [None, [], {"format": 2, "files": []}, {"format": 1, "files": "x"}])
+def test_not_a_manifest(bad: Any) -> None:
+    (p,) = restore_problems(bad, {}, EDGE, "v1.35.1", None, ["edge"], WHERE)
+    assert "is not a kubeforge backup manifest" in p
+
+
+def test_a_manifest_without_a_token_file_is_refused() -> None:
+    m = manifest()
+    m["files"] = [e for e in m["files"] if e["role"] != "token"]
+    assert problems(m) == [WHERE + "/manifest.json lists no token file: the backup cannot be restored"]
+
+
+def test_several_problems_are_all_reported() -> None:
+    assert len(problems(manifest(cluster="lab", datastore="sqlite"), confirm=(), version="v1.34.0")) == 4
+
+
+def test_retention_keeps_the_newest_and_touches_only_time_stamps() -> None:
+    names = ["20261203T000000Z", "notes", "20261201T000000Z", "20261204T000000Z", "2026-12-02", "20261202T000000Z"]
+    assert expired_backups(names, 2) == ["20261201T000000Z", "20261202T000000Z"]
+    assert expired_backups(names, 4) == []
+    assert expired_backups([], 1) == []
+    with pytest.raises(BackupError, match="backup_keep must be 1 or more"):
+        expired_backups(names, 0)
+
+
+def test_filters_turn_errors_into_filter_errors() -> None:
+    f = FilterModule().filters()
+    assert f["backup_expired"](["20261201T000000Z"], 1) == []
+    with pytest.raises(AnsibleFilterError, match="backup_keep"):
+        f["backup_expired"]([], 0)
+    with pytest.raises(AnsibleFilterError, match="needs a"):
+        f["backup_manifest"]([], EDGE, "v", "t", "h")
+
+
+@pytest.mark.parametrize("distribution, datastore", [("k3s", "external"), ("kubeadm", "etcd")])
+def test_unsupported_datastores_are_named_and_refused(distribution: str, datastore: str) -> None:
+    cluster = dict(EDGE, distribution=distribution, datastore=datastore)
+    reason = unsupported(cluster)
+    assert f"a {distribution} cluster with datastore {datastore}" in reason and "k3s/sqlite and k3s/etcd" in reason
+    assert restore_problems(manifest(), {}, cluster, "v1.35.1", None, ["edge"], WHERE) == [reason]
+    assert unsupported(EDGE) == unsupported(dict(EDGE, datastore="sqlite")) == ""
