@@ -226,6 +226,7 @@ import typing as t
 from ansible.module_utils.basic import AnsibleModule
 from ansible.module_utils.common.text.converters import to_native
 
+from ansible_collections.kubeforge.cluster.plugins.module_utils.durable import fsync_dir
 from ansible_collections.kubeforge.cluster.plugins.module_utils.node_files import (
     CREATE_DIR,
     DIR,
@@ -317,14 +318,6 @@ def observe(module: AnsibleModule, desired: Desired, want_diff: bool) -> dict[st
     return observed
 
 
-def _fsync_dir(path: str) -> None:
-    fd = os.open(path, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0))
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
 def write_file(action: Action, content: bytes) -> None:
     """Write through a temporary file in the same directory that gets its owner and mode before the rename."""
     directory, name = os.path.split(action.path)
@@ -338,7 +331,7 @@ def write_file(action: Action, content: bytes) -> None:
             os.fsync(handle.fileno())
         os.rename(tmp, action.path)
         tmp = ""
-        _fsync_dir(directory)
+        fsync_dir(directory)
     finally:
         if tmp:
             try:
@@ -364,7 +357,7 @@ def make_link(action: Action) -> None:
     except OSError:
         os.unlink(tmp)
         raise
-    _fsync_dir(directory)
+    fsync_dir(directory)
 
 
 def apply_action(action: Action) -> None:

@@ -126,6 +126,8 @@ from urllib.parse import quote
 
 from ansible.module_utils.basic import AnsibleModule
 
+from ansible_collections.kubeforge.cluster.plugins.module_utils.durable import fsync_dir
+
 ARGUMENT_SPEC: dict[str, t.Any] = dict(
     src=dict(type="path", required=True),
     dest=dict(type="path", required=True),
@@ -203,14 +205,6 @@ def _remove(tmp: str) -> None:
             pass
 
 
-def _fsync_dir(path: str) -> None:
-    fd = os.open(path, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0))
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
 def _copy(src: str, tmp: str, timeout: float) -> tuple[int, int]:
     """Back ``src`` up into the empty database ``tmp``, check it; its page and table counts."""
     source = sqlite3.connect("file:%s?mode=ro" % quote(os.path.abspath(src)), uri=True, timeout=timeout,
@@ -274,7 +268,7 @@ def backup_database(src: str, dest: str, mode: int, timeout: float = BUSY_TIMEOU
         if tmp:
             _remove(tmp)
     try:
-        _fsync_dir(os.path.dirname(dest) or ".")
+        fsync_dir(os.path.dirname(dest) or ".")
     except OSError:
         pass  # the copy is in place; only its durability across a crash right now is at stake
     return dict(dest=dest, size=size, sha256=sha256, pages=pages, tables=tables)

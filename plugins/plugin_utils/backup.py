@@ -17,8 +17,10 @@ STAMP = re.compile(r"^[0-9]{8}T[0-9]{6}Z$")
 # What each file of a backup is for; a restore needs the datastore and the token.
 ROLES = ("datastore", "token", "tls")
 REQUIRED_ROLES = ("datastore", "token")
-# The distributions and datastores whose backup and restore the collection carries out.
-SUPPORTED = (("k3s", "sqlite"), ("k3s", "etcd"))
+# The distributions and datastores whose backup and restore the collection carries out; an external datastore only
+# with one of ENGINES on a host of the inventory's datastores group (the datastore role's), which dumps it.
+SUPPORTED = (("k3s", "sqlite"), ("k3s", "etcd"), ("k3s", "external"))
+ENGINES = ("postgresql", "mysql")
 _VERSION = re.compile(r"^v?([0-9]+)\.([0-9]+)\.[0-9]+")
 _SHA256 = re.compile(r"^[0-9a-f]{64}$")
 
@@ -32,23 +34,34 @@ def _minor(version: str) -> tuple[int, int] | None:
     return (int(match.group(1)), int(match.group(2))) if match else None
 
 
-def unsupported(cluster: dict[str, Any]) -> str:
-    """Why the cluster's datastore cannot be backed up or restored by the collection; empty when it can."""
+def unsupported(cluster: dict[str, Any], engine: str = "") -> str:
+    """Why the cluster's datastore cannot be backed up or restored by the collection; empty when it can.
+
+    ``engine``: the external datastore's engine (``postgresql``, ``mysql``, ``etcd``), from its endpoint."""
     kind = (cluster.get("distribution"), cluster.get("datastore"))
-    if kind in SUPPORTED:
-        return ""
-    return ("cluster '%s' is a %s cluster with datastore %s, and this version of kubeforge.cluster backs up and "
-            "restores %s clusters only; leave it out of the run (--limit)"
-            % (cluster.get("name"), kind[0], kind[1], " and ".join("%s/%s" % k for k in SUPPORTED)))
+    supported = "K3s with SQLite, embedded etcd, or PostgreSQL or MariaDB on the inventory's datastore hosts"
+    if kind not in SUPPORTED:
+        return ("cluster '%s' is a %s cluster with datastore %s, and this version of kubeforge.cluster backs up and "
+                "restores %s only; leave it out of the run (--limit)" % (cluster.get("name"), kind[0], kind[1], supported))
+    if kind[1] == "external" and engine not in ENGINES:
+        return ("cluster '%s' keeps its data in an external %s datastore, and this version of kubeforge.cluster backs "
+                "up and restores %s only; leave it out of the run (--limit)" % (cluster.get("name"), engine or "unknown",
+                                                                             supported))
+    if kind[1] == "external" and not cluster.get("datastores"):
+        return ("cluster '%s' keeps its data in an external %s database that no host of the run provides (the "
+                "datastores group): the backup is taken on that host with the database's own dump; add it to the run, "
+                "or back the database up with its own tools" % (cluster.get("name"), engine))
+    return ""
 
 
 def build_manifest(files: list[dict[str, Any]], cluster: dict[str, Any], version: str, created: str,
-                   source: str) -> dict[str, Any]:
+                   source: str, engine: str = "") -> dict[str, Any]:
     """The manifest of a backup.
 
     ``files``: ``{"name", "role", "sha256", "size"}`` per file of the backup folder (``role`` one of ROLES);
     ``cluster``: the cluster's plan (``name``, ``distribution``, ``datastore``); ``version``: the version that
-    runs; ``created``: the UTC time (RFC 3339); ``source``: the host the backup was taken on.
+    runs; ``created``: the UTC time (RFC 3339); ``source``: the host the backup was taken on; ``engine``: an
+    external datastore's engine (``postgresql``, ``mysql``), empty for the others.
     """
     entries = []
     for item in files:
@@ -69,6 +82,7 @@ def build_manifest(files: list[dict[str, Any]], cluster: dict[str, Any], version
         "cluster": cluster["name"],
         "distribution": cluster["distribution"],
         "datastore": cluster["datastore"],
+        "engine": engine,
         "version": version,
         "created": created,
         "source": source,
@@ -77,17 +91,18 @@ def build_manifest(files: list[dict[str, Any]], cluster: dict[str, Any], version
 
 
 def restore_problems(manifest: Any, found: dict[str, dict[str, Any]], cluster: dict[str, Any], version: str,
-                     token_sha256: str | None, confirm: list[str], where: str) -> list[str]:
+                     token_sha256: str | None, confirm: list[str], where: str, engine: str = "") -> list[str]:
     """What stops the restore of the backup at ``where`` into ``cluster``; empty when it may go ahead.
 
     ``found``: per file name of the folder, ``{"sha256", "size"}`` as read now; ``version``: the version that runs
     on the cluster's servers; ``token_sha256``: the sha256 of the cluster's ``server/token`` now (None when the
-    servers have none); ``confirm``: the cluster names of ``restore_confirm``.
+    servers have none); ``confirm``: the cluster names of ``restore_confirm``; ``engine``: the external datastore's
+    engine now.
     """
     name = cluster["name"]
     problems: list[str] = []
-    if unsupported(cluster):
-        return [unsupported(cluster)]
+    if unsupported(cluster, engine):
+        return [unsupported(cluster, engine)]
     if not isinstance(manifest, dict) or manifest.get("format") != FORMAT or not isinstance(manifest.get("files"), list):
         return ["%s/manifest.json is not a kubeforge backup manifest (format %s): restore_from must name a folder that "
                 "playbooks/backup.yml wrote" % (where, FORMAT)]
@@ -101,6 +116,9 @@ def restore_problems(manifest: Any, found: dict[str, dict[str, Any]], cluster: d
         if manifest.get(key) != cluster.get(key):
             problems.append("%s is a backup of a %s %s, and cluster '%s' has %s %s: a backup is restored into the "
                             "same %s" % (where, key, manifest.get(key), name, key, cluster.get(key), key))
+    if (manifest.get("engine") or "") != (engine or ""):
+        problems.append("%s is a dump of a %s database, and cluster '%s' uses %s: a dump is restored into the same "
+                        "database engine" % (where, manifest.get("engine") or "no external", name, engine or "none"))
     have, want = _minor(version), _minor(manifest.get("version"))
     if have is None or want is None or have != want:
         problems.append("%s was taken on %s and cluster '%s' runs %s: a backup is restored into the same minor "

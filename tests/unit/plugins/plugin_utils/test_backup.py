@@ -162,10 +162,25 @@ def test_filters_turn_errors_into_filter_errors() -> None:
         f["backup_manifest"]([], EDGE, "v", "t", "h")
 
 
-@pytest.mark.parametrize("distribution, datastore", [("k3s", "external"), ("kubeadm", "etcd")])
-def test_unsupported_datastores_are_named_and_refused(distribution: str, datastore: str) -> None:
-    cluster = dict(EDGE, distribution=distribution, datastore=datastore)
+def test_kubeadm_is_not_backed_up_yet() -> None:
+    cluster = dict(EDGE, distribution="kubeadm")
     reason = unsupported(cluster)
-    assert f"a {distribution} cluster with datastore {datastore}" in reason and "k3s/sqlite and k3s/etcd" in reason
+    assert "a kubeadm cluster with datastore etcd" in reason and "leave it out of the run" in reason
     assert restore_problems(manifest(), {}, cluster, "v1.35.1", None, ["edge"], WHERE) == [reason]
     assert unsupported(EDGE) == unsupported(dict(EDGE, datastore="sqlite")) == ""
+
+
+def test_an_external_database_needs_its_engine_supported_and_its_host_in_the_run() -> None:
+    external = dict(EDGE, datastore="external", datastores=["db-1"])
+    assert unsupported(external, "postgresql") == unsupported(external, "mysql") == ""
+    assert "an external etcd datastore" in unsupported(external, "etcd")
+    assert "no host of the run provides" in unsupported(dict(external, datastores=[]), "postgresql")
+
+
+def test_a_dump_is_restored_into_the_same_engine() -> None:
+    external = dict(EDGE, datastore="external", datastores=["db-1"])
+    m = build_manifest(FILES, external, "v1.35.1+k3s1", "t", "s1", "mysql")
+    assert m["engine"] == "mysql"
+    assert restore_problems(m, found(m), external, "v1.35.1+k3s1", SHA["token"], ["edge"], WHERE, "mysql") == []
+    (p,) = restore_problems(m, found(m), external, "v1.35.1+k3s1", SHA["token"], ["edge"], WHERE, "postgresql")
+    assert "a dump of a mysql database" in p and "uses postgresql" in p
