@@ -18,6 +18,7 @@ import yaml
 # underscore (_k3s_..., __k3s_...) is internal and never checked.
 PREFIXES: tuple[str, ...] = (
     "api_lb_",
+    "backup_",
     "cluster_",
     "cni_",
     "containerd_",
@@ -30,11 +31,13 @@ PREFIXES: tuple[str, ...] = (
     "node_prep_",
     "remove_node_",
     "reset_",
+    "restore_",
 )
 
 # The collection's roles; a name with no close match points at the role(s) its prefix belongs to.
 ROLES: tuple[str, ...] = (
     "api_lb",
+    "backup",
     "cluster",
     "cni",
     "containerd",
@@ -49,6 +52,7 @@ ROLES: tuple[str, ...] = (
     "node_prep",
     "remove_node",
     "reset",
+    "restore",
 )
 
 # Public facts the roles set themselves, and variables the playbooks read that no role declares.
