@@ -16,6 +16,8 @@ from ansible_collections.kubeforge.cluster.plugins.plugin_utils.backup import (
     build_manifest,
     expired_backups,
     restore_problems,
+    snapshot_problem,
+    snapshot_settings,
     unsupported,
 )
 from ansible_collections.kubeforge.cluster.plugins.plugin_utils.filter_errors import as_filter
@@ -31,4 +33,6 @@ class FilterModule:
             'backup_restore_problems': as_filter(restore_problems, errors),
             'backup_expired': as_filter(expired_backups, errors),
             'backup_unsupported': as_filter(unsupported, errors),
+            'backup_k3s_snapshot_settings': as_filter(snapshot_settings, errors + (ValueError,)),
+            'backup_k3s_snapshot_problem': as_filter(snapshot_problem, errors),
         }

@@ -20,7 +20,7 @@ REQUIRED_ROLES = ("datastore", "token")
 # The distributions and datastores whose backup and restore the collection carries out; an external datastore only
 # with one of ENGINES on a host of the inventory's datastores group (the datastore role's), which dumps it.
 SUPPORTED = (("k3s", "sqlite"), ("k3s", "etcd"), ("k3s", "external"))
-ENGINES = ("postgresql", "mysql")
+ENGINES = ("postgresql", "mysql", "etcd")
 _VERSION = re.compile(r"^v?([0-9]+)\.([0-9]+)\.[0-9]+")
 _SHA256 = re.compile(r"^[0-9a-f]{64}$")
 
@@ -39,7 +39,7 @@ def unsupported(cluster: dict[str, Any], engine: str = "") -> str:
 
     ``engine``: the external datastore's engine (``postgresql``, ``mysql``, ``etcd``), from its endpoint."""
     kind = (cluster.get("distribution"), cluster.get("datastore"))
-    supported = "K3s with SQLite, embedded etcd, or PostgreSQL or MariaDB on the inventory's datastore hosts"
+    supported = "K3s with SQLite, embedded etcd, or PostgreSQL, MariaDB or etcd on the inventory's datastore hosts"
     if kind not in SUPPORTED:
         return ("cluster '%s' is a %s cluster with datastore %s, and this version of kubeforge.cluster backs up and "
                 "restores %s only; leave it out of the run (--limit)" % (cluster.get("name"), kind[0], kind[1], supported))
@@ -48,9 +48,9 @@ def unsupported(cluster: dict[str, Any], engine: str = "") -> str:
                 "up and restores %s only; leave it out of the run (--limit)" % (cluster.get("name"), engine or "unknown",
                                                                              supported))
     if kind[1] == "external" and not cluster.get("datastores"):
-        return ("cluster '%s' keeps its data in an external %s database that no host of the run provides (the "
-                "datastores group): the backup is taken on that host with the database's own dump; add it to the run, "
-                "or back the database up with its own tools" % (cluster.get("name"), engine))
+        return ("cluster '%s' keeps its data in an external %s datastore that no host of the run provides (the "
+                "datastores group): the backup is taken on that host with the datastore's own tools; add it to the "
+                "run, or back the datastore up yourself" % (cluster.get("name"), engine))
     return ""
 
 
@@ -152,3 +152,87 @@ def expired_backups(names: list[str], keep: int) -> list[str]:
         raise BackupError("backup_keep must be 1 or more, not %s" % keep)
     stamps = sorted(n for n in names if STAMP.match(str(n)))
     return stamps[:-int(keep)] if len(stamps) > int(keep) else []
+
+
+# Scheduled etcd snapshots: K3s's own settings (docs cli/etcd-snapshot.md, cli/server.md), from the collection's variables.
+_CRON_FIELD = re.compile(r"^[0-9*/,\-]+$")
+_CRON_DESCRIPTORS = ("@yearly", "@annually", "@monthly", "@weekly", "@daily", "@midnight", "@hourly")
+_EVERY = re.compile(r"^@every ([0-9]+(\.[0-9]+)?(ns|us|ms|s|m|h))+$")
+# The S3 options a user may give, each to its K3s setting; bucket and endpoint are required.
+S3_OPTIONS = {
+    "bucket": "etcd-s3-bucket", "endpoint": "etcd-s3-endpoint", "region": "etcd-s3-region",
+    "folder": "etcd-s3-folder", "access_key": "etcd-s3-access-key", "secret_key": "etcd-s3-secret-key",
+    "endpoint_ca": "etcd-s3-endpoint-ca", "skip_ssl_verify": "etcd-s3-skip-ssl-verify", "insecure": "etcd-s3-insecure",
+    "timeout": "etcd-s3-timeout", "retention": "etcd-s3-retention",
+}
+_S3_BOOLS = ("skip_ssl_verify", "insecure")
+
+
+def cron_problem(schedule: str) -> str:
+    """Why ``schedule`` is not a cron schedule K3s accepts (five fields, or a descriptor); empty when it is."""
+    text = str(schedule).strip()
+    if text in _CRON_DESCRIPTORS or _EVERY.match(text):
+        return ""
+    fields = text.split()
+    if len(fields) != 5 or not all(_CRON_FIELD.match(f) for f in fields):
+        return ("%r is not a cron schedule: give five fields (minute hour day-of-month month day-of-week, e.g. "
+                "'0 */6 * * *') or a descriptor such as @daily or '@every 6h'" % text)
+    return ""
+
+
+def snapshot_settings(schedule: str, retention: int, s3: Any, datastore: str) -> dict[str, Any]:
+    """The K3s settings of scheduled etcd snapshots; raises BackupError naming the variable and the fix.
+
+    ``schedule`` (empty: K3s's default), ``retention`` (0: K3s's default), ``s3`` (empty: no S3; else the options of
+    S3_OPTIONS), ``datastore``: the cluster's (the settings need embedded etcd). The S3 secret never appears in a
+    message."""
+    settings: dict[str, Any] = {}
+    given = bool(str(schedule or "").strip()) or int(retention or 0) != 0 or bool(s3)
+    if not given:
+        return settings
+    if datastore != "etcd":
+        raise BackupError("k3s_server_etcd_snapshot_schedule, _retention and _s3 set K3s's scheduled etcd snapshots, "
+                          "and this cluster's datastore is %s: set cluster_datastore to etcd, or leave them unset "
+                          "(back a %s cluster up with playbooks/backup.yml)" % (datastore, datastore))
+    if str(schedule or "").strip():
+        problem = cron_problem(schedule)
+        if problem:
+            raise BackupError("k3s_server_etcd_snapshot_schedule: " + problem)
+        settings["etcd-snapshot-schedule-cron"] = str(schedule).strip()
+    if int(retention or 0) < 0:
+        raise BackupError("k3s_server_etcd_snapshot_retention must be 1 or more (0: K3s's default of 5), not %s" % retention)
+    if int(retention or 0) > 0:
+        settings["etcd-snapshot-retention"] = int(retention)
+    if s3:
+        if not isinstance(s3, dict):
+            raise BackupError("k3s_server_etcd_snapshot_s3 must be a dict of S3 options (%s)" % ", ".join(S3_OPTIONS))
+        unknown = sorted(str(k) for k in s3 if k not in S3_OPTIONS)
+        if unknown:
+            raise BackupError("k3s_server_etcd_snapshot_s3 has unknown options %s; the options are %s"
+                              % (", ".join(unknown), ", ".join(S3_OPTIONS)))
+        missing = [k for k in ("bucket", "endpoint") if not str(s3.get(k) or "").strip()]
+        if missing:
+            raise BackupError("k3s_server_etcd_snapshot_s3 needs %s: the S3 %s K3s uploads the snapshots to"
+                              % (" and ".join(missing), " and ".join(missing)))
+        if bool(s3.get("access_key")) != bool(s3.get("secret_key")):
+            raise BackupError("k3s_server_etcd_snapshot_s3 gives one of access_key and secret_key: give both, or neither "
+                              "(K3s then takes the node's IAM role or AWS_* environment)")
+        settings["etcd-s3"] = True
+        for key, value in s3.items():
+            if key in _S3_BOOLS:
+                settings[S3_OPTIONS[key]] = bool(value)
+            elif key == "retention":
+                settings[S3_OPTIONS[key]] = int(value)
+            else:
+                settings[S3_OPTIONS[key]] = str(value)
+    return settings
+
+
+def snapshot_problem(schedule: str, retention: int, s3: Any, datastore: str) -> str:
+    """What is wrong with the scheduled snapshot settings (see snapshot_settings); empty when nothing is."""
+    try:
+        snapshot_settings(schedule, retention, s3, datastore)
+    except (BackupError, TypeError, ValueError) as exc:
+        return str(exc)
+    return ""
+

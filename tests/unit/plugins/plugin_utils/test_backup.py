@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import pytest
@@ -9,8 +10,11 @@ from ansible_collections.kubeforge.cluster.plugins.filter.backup import FilterMo
 from ansible_collections.kubeforge.cluster.plugins.plugin_utils.backup import (
     BackupError,
     build_manifest,
+    cron_problem,
     expired_backups,
     restore_problems,
+    snapshot_problem,
+    snapshot_settings,
     unsupported,
 )
 
@@ -172,8 +176,8 @@ def test_kubeadm_is_not_backed_up_yet() -> None:
 
 def test_an_external_database_needs_its_engine_supported_and_its_host_in_the_run() -> None:
     external = dict(EDGE, datastore="external", datastores=["db-1"])
-    assert unsupported(external, "postgresql") == unsupported(external, "mysql") == ""
-    assert "an external etcd datastore" in unsupported(external, "etcd")
+    assert unsupported(external, "postgresql") == unsupported(external, "mysql") == unsupported(external, "etcd") == ""
+    assert "an external nats datastore" in unsupported(external, "nats")
     assert "no host of the run provides" in unsupported(dict(external, datastores=[]), "postgresql")
 
 
@@ -184,3 +188,45 @@ def test_a_dump_is_restored_into_the_same_engine() -> None:
     assert restore_problems(m, found(m), external, "v1.35.1+k3s1", SHA["token"], ["edge"], WHERE, "mysql") == []
     (p,) = restore_problems(m, found(m), external, "v1.35.1+k3s1", SHA["token"], ["edge"], WHERE, "postgresql")
     assert "a dump of a mysql database" in p and "uses postgresql" in p
+
+
+@pytest.mark.parametrize("schedule", ["0 */6 * * *", "*/5 1-3 1,15 * 0", "@daily", "@every 6h", "@every 1h30m"])
+def test_cron_schedules_k3s_takes(schedule: str) -> None:
+    assert cron_problem(schedule) == ""
+
+
+@pytest.mark.parametrize("schedule", ["0 */6 * *", "every day", "0 6 * * * *", "@sometimes", "@every 6"])
+def test_what_is_not_a_cron_schedule(schedule: str) -> None:
+    assert "is not a cron schedule: give five fields" in cron_problem(schedule)
+
+
+def test_snapshot_settings_only_what_is_set() -> None:
+    assert snapshot_settings("", 0, {}, "sqlite") == {}
+    assert snapshot_settings("@daily", 0, {}, "etcd") == {"etcd-snapshot-schedule-cron": "@daily"}
+    assert snapshot_settings("", 10, None, "etcd") == {"etcd-snapshot-retention": 10}
+    s3 = {"bucket": "snaps", "endpoint": "minio:9000", "access_key": "AK", "secret_key": "very-secret",
+          "insecure": "yes", "retention": "7", "folder": "edge"}
+    assert snapshot_settings("", 0, s3, "etcd") == {
+        "etcd-s3": True, "etcd-s3-bucket": "snaps", "etcd-s3-endpoint": "minio:9000", "etcd-s3-access-key": "AK",
+        "etcd-s3-secret-key": "very-secret", "etcd-s3-insecure": True, "etcd-s3-retention": 7, "etcd-s3-folder": "edge"}
+
+
+@pytest.mark.parametrize("args, text", [
+    (("@daily", 0, {}, "sqlite"), "this cluster's datastore is sqlite: set cluster_datastore to etcd"),
+    (("0 6 * *", 0, {}, "etcd"), "k3s_server_etcd_snapshot_schedule: '0 6 * *' is not a cron schedule"),
+    (("", -1, {}, "etcd"), "k3s_server_etcd_snapshot_retention must be 1 or more"),
+    (("", 0, {"bucket": "b"}, "etcd"), "k3s_server_etcd_snapshot_s3 needs endpoint"),
+    (("", 0, {"endpoint": "e"}, "etcd"), "needs bucket:"),
+    (("", 0, {"bucket": "b", "endpoint": "e", "acces_key": "x"}, "etcd"), "unknown options acces_key"),
+    (("", 0, {"bucket": "b", "endpoint": "e", "secret_key": "very-secret"}, "etcd"), "give both, or neither"),
+    (("", 0, "bucket=b", "etcd"), "must be a dict of S3 options"),
+])
+def test_snapshot_settings_refused_with_the_fix(args: tuple, text: str) -> None:
+    with pytest.raises(BackupError, match=re.escape(text)):
+        snapshot_settings(*args)
+    problem = snapshot_problem(*args)
+    assert text in problem and "very-secret" not in problem
+
+
+def test_snapshot_problem_is_empty_when_valid() -> None:
+    assert snapshot_problem("@hourly", 3, {"bucket": "b", "endpoint": "e"}, "etcd") == ""
