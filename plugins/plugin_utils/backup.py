@@ -45,8 +45,8 @@ def unsupported(cluster: dict[str, Any], engine: str = "") -> str:
                 "restores %s only; leave it out of the run (--limit)" % (cluster.get("name"), kind[0], kind[1], supported))
     if kind[1] == "external" and engine not in ENGINES:
         return ("cluster '%s' keeps its data in an external %s datastore, and this version of kubeforge.cluster backs "
-                "up and restores %s only; leave it out of the run (--limit)" % (cluster.get("name"), engine or "unknown",
-                                                                             supported))
+                "up and restores %s only; leave it out of the run (--limit)"
+                % (cluster.get("name"), engine or "unknown", supported))
     if kind[1] == "external" and not cluster.get("datastores"):
         return ("cluster '%s' keeps its data in an external %s datastore that no host of the run provides (the "
                 "datastores group): the backup is taken on that host with the datastore's own tools; add it to the "
@@ -235,4 +235,3 @@ def snapshot_problem(schedule: str, retention: int, s3: Any, datastore: str) -> 
     except (BackupError, TypeError, ValueError) as exc:
         return str(exc)
     return ""
-
