@@ -4,6 +4,7 @@ Servers on loopback with free high ports, as in test_ha.py."""
 import json
 import os
 import re
+import shutil
 import stat
 import zipfile
 
@@ -169,3 +170,29 @@ def test_restore_from_a_compressed_snapshot(k3s_bin, kenv, cluster):  # noqa: F8
     assert "Decompressing etcd snapshot file: %s" % path in r.stderr
     s1 = cluster(1, ["--token", TOKEN])
     assert s1.api("GET", "/api/v1/namespaces/default/configmaps/zipped")[1]["data"] == {"v": "yes"}
+
+
+def test_a_server_not_wiped_after_a_restore_refuses_to_start(k3s_bin, kenv, cluster):  # noqa: F811
+    """K3s's restore: after the reset on the first server, another server that kept its etcd data is no longer a
+    member and stops; with its server/db deleted it joins the restored member as a new one."""
+    s1 = cluster(1, ["--cluster-init", "--token", TOKEN])
+    s2 = cluster(2, ["--server", join_url(s1), "--token", TOKEN])
+    assert s1.api("POST", "/api/v1/namespaces/default/configmaps", configmap("kept", "before"))[0] == 201
+    name = SAVED.search(snapshot(k3s_bin, kenv, s1, "save").stderr).group(1)
+    assert s2.proc.stop() == 0
+    assert s1.proc.stop() == 0
+    path = s1.dir / "server" / "db" / "snapshots" / name
+    r = run(k3s_bin, s1.args(["--cluster-reset", "--cluster-reset-restore-path", str(path)]), kenv.env)
+    assert r.returncode == 0, r.stderr
+    s1 = cluster(1, ["--token", TOKEN])
+
+    s2 = cluster(2, ["--server", join_url(s1), "--token", TOKEN], wait=False)
+    assert s2.proc.proc.wait(30) == 1
+    fatal = [line for line in s2.proc.log().splitlines() if "level=fatal" in line]
+    assert fatal and "the member has been permanently removed from the cluster" in fatal[-1], s2.proc.log()
+
+    shutil.rmtree(s2.dir / "server" / "db")
+    s2 = cluster(2, ["--server", join_url(s1), "--token", TOKEN])
+    assert s2.api("GET", "/api/v1/namespaces/default/configmaps/kept")[1]["data"] == {"v": "before"}
+    members = json.loads((s1.dir / "server" / "db" / "etcd" / "member.json").read_text())["members"]
+    assert len(members) == 2
