@@ -39,7 +39,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(os.path.dirname(HERE))
 sys.path.insert(0, HERE)
 
-from benchlib.report import ShapeResult, markdown, targets  # noqa: E402
+from benchlib.report import ShapeResult, backup_markdown, markdown, targets  # noqa: E402
 from benchlib.shapes import IMAGE, K3S_VERSION, KUBERNETES_VERSION, SHAPES, SMOKE, Shape, forks_for, host_names, inventory  # noqa: E402
 from benchlib.stats import RunStats, read_access_log, read_events  # noqa: E402
 
@@ -280,6 +280,61 @@ class Bench:
             self.remove(names)
 
 
+    # -- backup and restore -----------------------------------------------------------------
+    def run_backup(self, markers: Sequence[int]) -> List[Dict[str, float]]:
+        """Time backup.yml and restore.yml of a K3s cluster of 3 etcd servers holding each count of marker ConfigMaps.
+
+        One cluster for all counts, in ascending order: markers are added up to each count, then the cluster is
+        backed up and restored from that backup. Returns one row per count: markers, backup and restore seconds,
+        and the snapshot's size in bytes."""
+        shape = Shape("k3s-etcd-3", "K3s 3 servers (etcd)", "k3s", 3, 0)
+        prefix = f"{self.tag}-backup"
+        groups = host_names(shape, prefix)
+        run_dir = self.run_dir(prefix)
+        names = groups["servers"]
+        rows: List[Dict[str, float]] = []
+        try:
+            self.containers(names)
+            inv = inventory(shape, groups, mirror_url=self.mirror_url, run_dir=run_dir)
+            inv["all"]["vars"]["backup_dir"] = f"{run_dir}/backups"
+            wall, _, _, _ = self.playbook(os.path.join(ROOT, "site.yml"), inv, f"{prefix}-site", forks_for(3))
+            log(f"backup: cluster of 3 etcd servers built in {wall:.1f}s")
+            have = 0
+            for count in sorted(set(markers)):
+                self.add_markers(names[0], have, count)
+                have = count
+                backup, _, _, _ = self.playbook(os.path.join(ROOT, "playbooks", "backup.yml"), inv,
+                                                f"{prefix}-backup-{count}", forks_for(3))
+                folder = sorted(os.listdir(f"{run_dir}/backups/bench"))[-1]
+                with open(f"{run_dir}/backups/bench/{folder}/manifest.json") as f:
+                    size = sum(e["size"] for e in json.load(f)["files"] if e["role"] == "datastore")
+                restore_inv = json.loads(json.dumps(inv))
+                restore_inv["all"]["vars"].update(restore_from=f"{run_dir}/backups/bench/{folder}", restore_confirm="bench")
+                restore, _, _, _ = self.playbook(os.path.join(ROOT, "playbooks", "restore.yml"), restore_inv,
+                                                 f"{prefix}-restore-{count}", forks_for(3))
+                left = self.docker("exec", names[0], "k3s", "kubectl", "get", "configmaps", "-n", "default",
+                                   "-l", "kubeforge.io/bench=marker", "-o", "name", timeout=300).split()
+                if len(left) != count:
+                    raise BenchError(f"backup: {len(left)} markers after the restore, not {count}")
+                log(f"backup: {count} markers: backup {backup:.1f}s, restore {restore:.1f}s, snapshot {size} bytes")
+                rows.append({"markers": count, "backup": backup, "restore": restore, "snapshot_bytes": size})
+        finally:
+            self.remove(names)
+        return rows
+
+    def add_markers(self, node: str, start: int, end: int) -> None:
+        """Create the ConfigMaps kf-bench-<start>..<end - 1> on the cluster, through the node's kubectl."""
+        for first in range(start, end, 500):
+            items = [{"apiVersion": "v1", "kind": "ConfigMap",
+                      "metadata": {"name": f"kf-bench-{i}", "namespace": "default", "labels": {"kubeforge.io/bench": "marker"}},
+                      "data": {"n": str(i)}} for i in range(first, min(end, first + 500))]
+            proc = subprocess.run(["docker", "exec", "-i", node, "k3s", "kubectl", "create", "--validate=false", "-f", "-"],
+                                  input=json.dumps({"apiVersion": "v1", "kind": "List", "items": items}),
+                                  capture_output=True, text=True, timeout=1800)
+            if proc.returncode != 0:
+                raise BenchError(f"backup: creating markers failed: {proc.stderr.strip()[-300:]}")
+
+
 def machine() -> str:
     mem = "?"
     with open("/proc/meminfo") as f:
@@ -317,6 +372,9 @@ def main(argv: Optional[List[str]] = None) -> int:
     ap.add_argument("--smoke", action="store_true", help=f"{SMOKE} only, one run, no report file")
     ap.add_argument("--out", default=os.path.join(ROOT, "docs", "benchmarks.md"), help="the Markdown report")
     ap.add_argument("--deadline", type=float, default=None, help="seconds for the whole run (3 h; smoke 15 min)")
+    ap.add_argument("--backup", metavar="N[,N...]",
+                    help="instead of the shapes: time backup.yml and restore.yml of a K3s 3-server etcd cluster holding "
+                         "N marker ConfigMaps, for each N; writes docs/benchmarks-backup.md")
     ap.add_argument("--reuse", metavar="RESULTS_JSON",
                     help="take the shapes this run does not measure from an earlier run's results.json (the report says so)")
     a = ap.parse_args(argv)
@@ -335,6 +393,8 @@ def main(argv: Optional[List[str]] = None) -> int:
     os.makedirs(work, mode=0o700, exist_ok=True)
     work = tempfile.mkdtemp(prefix=time.strftime("%Y%m%dT%H%M%S-"), dir=work)
     bench = Bench(work, deadline)
+    if a.backup:
+        return main_backup(bench, [int(n) for n in a.backup.split(",")], work)
 
     def stop(signum, _frame):
         raise KeyboardInterrupt(f"signal {signum}")
@@ -398,6 +458,26 @@ def main(argv: Optional[List[str]] = None) -> int:
             return 1
         log("smoke: passed (" + "; ".join(f"{t}: {m}" for t, m, _ in targets(results)) + ")")
     return 1 if failed else 0
+
+
+def main_backup(bench: Bench, markers: List[int], work: str) -> int:
+    """--backup: the backup and restore times, in docs/benchmarks-backup.md."""
+    try:
+        bench.start()
+        log(f"logs and inventories in {work}; mirror {bench.mirror_url}")
+        rows = bench.run_backup(markers)
+    except (BenchError, KeyboardInterrupt) as e:
+        log(f"backup: stopped: {e}")
+        return 1
+    finally:
+        bench.cleanup()
+    report = backup_markdown(rows, f"{machine()}; the collection at commit {collection_commit()}", time.strftime("%Y-%m-%d"))
+    print(report)
+    out = os.path.join(ROOT, "docs", "benchmarks-backup.md")
+    with open(out, "w") as f:
+        f.write(report)
+    log(f"wrote {out}")
+    return 0
 
 
 if __name__ == "__main__":

@@ -323,3 +323,15 @@ def test_markdown_names_the_shapes_taken_from_an_earlier_run() -> None:
     assert "The figures of " + results["k3s-ha"].shape.title not in text
     # Without reuse, no such line.
     assert "earlier run" not in report.markdown(results, "2 cores", "2026-12-03", "make bench")
+
+
+def test_backup_report_has_one_row_per_count() -> None:
+    text = report.backup_markdown(
+        [{"markers": 1000, "backup": 12.34, "restore": 40.0, "snapshot_bytes": 1234567},
+         {"markers": 10000, "backup": 20.0, "restore": 55.56, "snapshot_bytes": 9876543}],
+        "2 cores", "2026-12-04")
+    lines = text.splitlines()
+    assert lines[0] == "# Backup and restore times"
+    assert "| 1,000 | 12.3 | 40.0 | 1,234,567 |" in lines
+    assert "| 10,000 | 20.0 | 55.6 | 9,876,543 |" in lines
+    assert "Measured 2026-12-04" in text and "2 cores" in text
