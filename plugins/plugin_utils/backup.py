@@ -101,8 +101,9 @@ def restore_problems(manifest: Any, found: dict[str, dict[str, Any]], cluster: d
     """
     name = cluster["name"]
     problems: list[str] = []
-    if unsupported(cluster, engine):
-        return [unsupported(cluster, engine)]
+    reason = unsupported(cluster, engine)
+    if reason:
+        return [reason]
     if not isinstance(manifest, dict) or manifest.get("format") != FORMAT or not isinstance(manifest.get("files"), list):
         return ["%s/manifest.json is not a kubeforge backup manifest (format %s): restore_from must name a folder that "
                 "playbooks/backup.yml wrote" % (where, FORMAT)]
