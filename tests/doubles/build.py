@@ -3,12 +3,13 @@
 dl.k8s.io-like tree of the kubeadm and kubelet test doubles, and (with --kubectl)
 a pkgs.k8s.io-like signed apt repository of them.
 
-    python3 tests/doubles/build.py --out DIR [--versions v1.34.2+k3s1,v1.35.1+k3s1]
+    python3 tests/doubles/build.py --out DIR [--versions v1.33.6+k3s1,v1.34.2+k3s1,v1.35.1+k3s1]
                                    [--kube-versions v1.35.2] [--kubectl PATH]
 
 Writes DIR/k3s-io/k3s/releases/download/<version>/{k3s,k3s-arm64,k3s-armhf,
 sha256sum-{amd64,arm64,arm}.txt,k3s-airgap-images-{amd64,arm64,arm}.tar.gz,
-k3s-images.txt} and DIR/v1-release/channels.json; and
+k3s-images.txt} and DIR/v1-release/channels.json (stable and latest: the newest
+version; one vMAJOR.MINOR channel per minor: its newest version); and
 DIR/dl.k8s.io/release/<kube version>/bin/linux/{amd64,arm64,arm}/{kubeadm,kubelet}
 with a <file>.sha256 beside each (the hex digest only, as dl.k8s.io publishes
 it) and DIR/dl.k8s.io/release/stable.txt (the newest kube version).  With
@@ -61,7 +62,9 @@ sys.path.insert(0, HERE)
 from k3s import version as _v  # noqa: E402  (only for tag parsing helpers)
 from kubeadm import version as _kv  # noqa: E402  (only for tag parsing helpers)
 
-DEFAULT_VERSIONS = ["v1.34.2+k3s1", "v1.35.1+k3s1"]
+# three minors, so that the scenarios can upgrade a cluster one minor at a time (1.33 -> 1.34 -> 1.35); 1.33
+# embeds etcd 3.5, the later ones etcd 3.6 (k3s/version.py etcd_version)
+DEFAULT_VERSIONS = ["v1.33.6+k3s1", "v1.34.2+k3s1", "v1.35.1+k3s1"]
 DEFAULT_KUBE_VERSIONS = ["v1.35.2"]
 KUBE_SRC = os.path.join(HERE, "kubeadm")
 # What both doubles import (YAML scalars, version and architecture helpers, wire helpers):

@@ -20,6 +20,14 @@ Not raft.  Every server keeps a full copy of the state in its own SQLite file
   the cluster``; the others no longer count it for quorum.
 * Restart: a member with existing data pulls the newest snapshot from a
   reachable peer and waits until a quorum of members is reachable.
+* Versions: the K3s double records its embedded etcd's server version in
+  ``member/version`` (a file the double owns) when the member starts, keeping
+  the newest version that ever ran on this data.  A start with an older
+  major.minor than the recorded one is refused as etcd refuses a downgrade
+  (``check_downgrade``).  Real etcd decides the cluster version through raft,
+  as the lowest version of all members, and raises it once every member runs
+  the newer minor; the double decides it per member, so it refuses the
+  rollback of a member that already ran the newer minor.
 
 Peer protocol: plain HTTP + JSON on the peer port (default 2380, bound to
 0.0.0.0), authenticated by header ``X-Kubeforge-Etcd-Auth`` =
@@ -48,13 +56,66 @@ PEER_PORT_ENV = "KUBEFORGE_DOUBLE_ETCD_PEER_PORT"
 CLIENT_PORT_ENV = "KUBEFORGE_DOUBLE_ETCD_CLIENT_PORT"
 AUTH_HEADER = "X-Kubeforge-Etcd-Auth"
 PEER_TIMEOUT = 2.0
-ETCD_VERSION = "3.5.21"
+ETCD_VERSION = "3.5.21"   # the default; the K3s double passes the version of its build (version.etcd_version)
+# the member's version record (owned by the double; real etcd keeps the cluster version in its backend)
+VERSION_FILE = os.path.join("member", "version")
+# etcd's fatal for a start on data of a newer cluster version (mustDetectDowngrade, membership/downgrade.go in
+# etcd 3.5; the line number of the caller is not verified against 3.5.21)
+ERR_INVALID_DOWNGRADE = "invalid downgrade; server version is lower than determined cluster version"
+DOWNGRADE_CALLER = "membership/downgrade.go:69"
 # etcd rafthttp errMemberRemoved / the error etcdserver stops with, as etcd logs it ("etcdserver: " + text)
 ERR_MEMBER_REMOVED = "etcdserver: the member has been permanently removed from the cluster"
 
 
 def peer_secret(password):
     return hashlib.sha256(("kubeforge-etcd:" + password).encode()).hexdigest()
+
+
+def parse_version(v):
+    """"3.6.7" -> (3, 6, 7); ValueError when it is not MAJOR.MINOR.PATCH."""
+    parts = v.split(".")
+    if len(parts) != 3:
+        raise ValueError("invalid etcd version %r" % v)
+    return tuple(int(p) for p in parts)
+
+
+def cluster_version(v):
+    """etcd's version.Cluster: the MAJOR.MINOR of a version ("3.6.7" -> "3.6")."""
+    return "%d.%d" % parse_version(v)[:2]
+
+
+def recorded_version(etcd_dir):
+    """The newest etcd version that ran on this member's data, or None (no record, or not readable)."""
+    try:
+        with open(os.path.join(etcd_dir, VERSION_FILE)) as fh:
+            v = fh.read().strip()
+        parse_version(v)
+    except (OSError, ValueError):
+        return None
+    return v
+
+
+def check_downgrade(etcd_dir, server_version):
+    """Before the member opens its data: exit 1 with etcd's fatal line (zap JSON) when the recorded version's
+    major.minor, the determined cluster version, is newer than this server's; the data stay as they were."""
+    have = recorded_version(etcd_dir)
+    if have is not None and parse_version(have)[:2] > parse_version(server_version)[:2]:
+        klog.zap_fatal(DOWNGRADE_CALLER, ERR_INVALID_DOWNGRADE,
+                       {"current-server-version": server_version, "determined-cluster-version": cluster_version(have)})
+
+
+def record_version(etcd_dir, server_version):
+    """Record this server's version unless a newer one is recorded; returns the recorded version."""
+    have = recorded_version(etcd_dir)
+    if have is not None and parse_version(have) >= parse_version(server_version):
+        return have
+    path = os.path.join(etcd_dir, VERSION_FILE)
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    with open(path + ".tmp", "w") as fh:
+        fh.write(server_version + "\n")
+    os.chmod(path + ".tmp", 0o600)
+    os.replace(path + ".tmp", path)
+    return server_version
 
 
 def peer_call(peer_url, method, path, secret, body=None, timeout=PEER_TIMEOUT):
@@ -73,9 +134,10 @@ def peer_call(peer_url, method, path, secret, body=None, timeout=PEER_TIMEOUT):
 
 
 class Cluster:
-    def __init__(self, store, etcd_dir, node_name, peer_url, password):
+    def __init__(self, store, etcd_dir, node_name, peer_url, password, version=ETCD_VERSION):
         self.store = store
         self.etcd_dir = etcd_dir
+        self.version = version     # the etcd server version this member runs (GET /version on the client port)
         self.secret = peer_secret(password)
         self.peer_url = peer_url
         self.wlock = threading.Lock()      # serializes local writers (never held by peer handlers)
@@ -320,7 +382,7 @@ class Cluster:
                 if self.path == "/health":
                     obj = {"health": "true", "reason": ""}
                 elif self.path == "/version":
-                    obj = {"etcdserver": ETCD_VERSION, "etcdcluster": "3.5.0"}
+                    obj = {"etcdserver": cluster.version, "etcdcluster": cluster_version(cluster.version) + ".0"}
                 else:
                     obj, code = {"error": "not found"}, 404
                 wire.reply(self, code, json.dumps(obj).encode(), "application/json")

@@ -2,7 +2,11 @@
 
 Lines look like:  time="2025-01-02T03:04:05Z" level=info msg="Starting k3s ..."
 ``fatal`` prints a level=fatal line and exits 1, like logrus.Fatal.
+``zap_fatal`` does the same for the embedded etcd, whose logger (zap) K3s lets
+print JSON lines to the same stderr:
+  {"level":"fatal","ts":"2025-01-02T03:04:05.123456Z","caller":"...","msg":"...",<fields>}
 """
+import json
 import sys
 import time
 
@@ -72,4 +76,24 @@ class Fatal(SystemExit):
 
 def fatal(msg, *a):
     log("fatal", msg, *a)
+    raise Fatal(1)
+
+
+def zap(level, caller, msg, fields=None):
+    """One JSON line as etcd's zap logger writes it (fields: extra keys, in order)."""
+    t = time.time()
+    entry = {"level": level,
+             "ts": time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(t)) + ".%06dZ" % int((t % 1) * 1e6),
+             "caller": caller, "msg": msg}
+    entry.update(fields or {})
+    try:
+        sys.stderr.write(json.dumps(entry, separators=(",", ":")) + "\n")
+        sys.stderr.flush()
+    except (OSError, ValueError):
+        pass
+
+
+def zap_fatal(caller, msg, fields=None):
+    """zap's Fatal: the JSON line, then exit 1."""
+    zap("fatal", caller, msg, fields)
     raise Fatal(1)

@@ -884,6 +884,9 @@ class K3sServer:
 
     def start_etcd(self, etcd_dir, etcd_db):
         o = self.o
+        # etcd refuses data whose cluster version is newer than its own, before it opens them (see etcd.py)
+        etcd_version = version.etcd_version()
+        etcd.check_downgrade(etcd_dir, etcd_version)
         os.makedirs(os.path.dirname(etcd_db), exist_ok=True)
         os.chmod(etcd_dir, 0o700)
         sqlite_db = os.path.join(self.dbdir, "state.db")
@@ -901,7 +904,8 @@ class K3sServer:
         host = o["advertise-address"] or str(self.node_ips[0])
         v6 = ":" in host
         peer_url = "http://%s:%d" % ("[%s]" % host if v6 else host, peer_port)
-        cluster = etcd.Cluster(local, etcd_dir, self.node_name, peer_url, self.password)
+        cluster = etcd.Cluster(local, etcd_dir, self.node_name, peer_url, self.password, version=etcd_version)
+        etcd.record_version(etcd_dir, etcd_version)
         self.cluster = cluster
         self.etcd_address = host  # the host of the peer URL: the Node's etcd.k3s.cattle.io/node-address
         bind = "::" if v6 else "0.0.0.0"
@@ -987,6 +991,8 @@ class K3sServer:
             if not os.path.isdir(etcd_dir):
                 klog.fatal("starting kubernetes: preparing server: cluster-reset requires embedded etcd "
                            "(kubeforge K3s test double: no etcd database in %s)", self.dbdir)
+            if not o["cluster-reset-restore-path"]:
+                etcd.check_downgrade(etcd_dir, version.etcd_version())  # the reset starts the member too
             if o["cluster-reset-restore-path"]:
                 try:
                     snapshotmod.restore(o["cluster-reset-restore-path"], etcd_dir, etcd_db, self.sdir)

@@ -6,4 +6,4 @@ import sys
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 from k3s_double_helpers import (  # noqa: E402,F401  (fixtures re-exported for pytest)
-    host_arch, k3s_bin, k3s_bin_old, kenv, release_root, start_server)
+    host_arch, k3s_bin, k3s_bin_old, k3s_bin_oldest, kenv, release_root, start_server)

@@ -19,6 +19,7 @@ from k3s import version as kversion  # noqa: E402
 
 NEW = "v1.35.1+k3s1"
 OLD = "v1.34.2+k3s1"
+OLDEST = "v1.33.6+k3s1"  # the last minor on etcd 3.5 (the others embed etcd 3.6)
 BIN_NAME = {"amd64": "k3s", "arm64": "k3s-arm64", "arm": "k3s-armhf"}
 
 
@@ -26,7 +27,7 @@ BIN_NAME = {"amd64": "k3s", "arm64": "k3s-arm64", "arm": "k3s-armhf"}
 def release_root(tmp_path_factory):
     out = tmp_path_factory.mktemp("release")
     subprocess.run([sys.executable, os.path.join(DOUBLES, "build.py"), "--out", str(out),
-                    "--versions", "%s,%s" % (OLD, NEW)], check=True, stdout=subprocess.DEVNULL)
+                    "--versions", ",".join((OLDEST, OLD, NEW))], check=True, stdout=subprocess.DEVNULL)
     return out
 
 
@@ -50,6 +51,11 @@ def k3s_bin(release_root, host_arch):
 @pytest.fixture(scope="session")
 def k3s_bin_old(release_root, host_arch):
     return os.path.join(asset_dir(release_root, OLD), BIN_NAME[host_arch])
+
+
+@pytest.fixture(scope="session")
+def k3s_bin_oldest(release_root, host_arch):
+    return os.path.join(asset_dir(release_root, OLDEST), BIN_NAME[host_arch])
 
 
 _PORTS_GIVEN: set = set()

@@ -12,7 +12,9 @@ import urllib.request
 
 import pytest
 
-from k3s_double_helpers import DOUBLES, NEW, OLD, asset_dir, free_port
+from k3s_double_helpers import DOUBLES, NEW, OLD, OLDEST, asset_dir, free_port
+
+import build  # noqa: E402  (tests/doubles is on sys.path via k3s_double_helpers)
 
 ASSETS = {"amd64": ["k3s", "k3s-airgap-images-amd64.tar.gz", "k3s-images.txt"],
           "arm64": ["k3s-airgap-images-arm64.tar.gz", "k3s-arm64", "k3s-images.txt"],
@@ -32,7 +34,7 @@ def tree_digest(root):
 def test_build_is_deterministic(release_root, tmp_path):
     other = tmp_path / "again"
     subprocess.run([sys.executable, os.path.join(DOUBLES, "build.py"), "--out", str(other),
-                    "--versions", "%s,%s" % (NEW, OLD)], check=True, stdout=subprocess.DEVNULL)
+                    "--versions", "%s,%s,%s" % (NEW, OLDEST, OLD)], check=True, stdout=subprocess.DEVNULL)
     assert tree_digest(str(release_root)) == tree_digest(str(other))
 
 
@@ -69,7 +71,15 @@ def test_binaries_are_single_executable_files(release_root):
 
 def test_channels_json(release_root):
     ch = json.load(open(os.path.join(str(release_root), "v1-release", "channels.json")))["channels"]
-    assert {c["name"]: c["latest"] for c in ch} == {"stable": NEW, "latest": NEW, "v1.34": OLD, "v1.35": NEW}
+    assert {c["name"]: c["latest"] for c in ch} == {"stable": NEW, "latest": NEW, "v1.33": OLDEST, "v1.34": OLD,
+                                                     "v1.35": NEW}
+    assert [c["name"] for c in ch] == ["stable", "latest", "v1.33", "v1.34", "v1.35"]
+
+
+def test_default_versions_are_three_minors_of_the_release_root():
+    """The mirror of the scenarios (build.py's defaults) serves three minors, one channel each, as release_root."""
+    assert build.DEFAULT_VERSIONS == [OLDEST, OLD, NEW]
+    assert [build._v.parse_tag(t)[1] for t in build.DEFAULT_VERSIONS] == [33, 34, 35]
 
 
 class NoRedirect(urllib.request.HTTPRedirectHandler):

@@ -5,7 +5,7 @@ import platform
 
 import pytest
 
-from k3s_double_helpers import BIN_NAME, NEW, OLD, asset_dir, run
+from k3s_double_helpers import BIN_NAME, NEW, OLD, OLDEST, asset_dir, run
 
 
 def test_version_shape(k3s_bin, kenv):
@@ -21,6 +21,12 @@ def test_version_shape(k3s_bin, kenv):
 def test_old_version_baked(k3s_bin_old, kenv):
     r = run(k3s_bin_old, ["--version"], kenv.env)
     assert r.stdout.split()[2] == OLD
+
+
+def test_oldest_version_baked(k3s_bin_oldest, kenv):
+    r = run(k3s_bin_oldest, ["--version"], kenv.env)
+    commit = hashlib.sha1(OLDEST.encode()).hexdigest()[:8]
+    assert r.stdout.splitlines() == ["k3s version %s (%s)" % (OLDEST, commit), "go version go1.24.9"]
 
 
 def test_wrong_arch_refused(release_root, host_arch, kenv):

@@ -46,13 +46,15 @@ class Node:
 def cluster(k3s_bin, kenv):
     nodes = []
 
-    def start(i, extra, wait=True):
+    def start(i, extra, wait=True, binary=None):
+        """Start server i (1-based) with the extra args; binary: another build than k3s_bin (an upgrade)."""
         while len(nodes) < i:
             nodes.append(Node(kenv, len(nodes) + 1))
         n = nodes[i - 1]
         env = dict(kenv.env, KUBEFORGE_DOUBLE_ETCD_PEER_PORT=str(n.peer),
                    KUBEFORGE_DOUBLE_ETCD_CLIENT_PORT=str(n.client))
-        n.proc = Proc(k3s_bin, n.args(extra), env, kenv.tmp / ("s%d-%d.log" % (i, int(time.time() * 1000))))
+        n.proc = Proc(binary or k3s_bin, n.args(extra), env,
+                      kenv.tmp / ("s%d-%d.log" % (i, int(time.time() * 1000))))
         if wait:
             assert n.proc.wait_log("k3s is up and running", timeout=30), n.proc.log()
         return n

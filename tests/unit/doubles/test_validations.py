@@ -59,9 +59,11 @@ def test_cgroup_v1_refused_on_135(k3s_bin, kenv):
     assert "invalid egress-selector-mode x" in r.stderr
 
 
-def test_cgroup_v1_allowed_before_135(k3s_bin_old, kenv):
+@pytest.mark.parametrize("build", ["k3s_bin_old", "k3s_bin_oldest"])
+def test_cgroup_v1_allowed_before_135(request, build, kenv):
+    """The kubelet of 1.33 and 1.34 still runs on cgroup v1 (fail-cgroupv1 defaults to true from 1.35 on)."""
     (kenv.cgroup / "cgroup.controllers").unlink()
-    r = run(k3s_bin_old, kenv.base_args() + ["--egress-selector-mode=x"], kenv.env)
+    r = run(request.getfixturevalue(build), kenv.base_args() + ["--egress-selector-mode=x"], kenv.env)
     assert "cgroup v1" not in r.stderr
     assert "invalid egress-selector-mode x" in r.stderr
 
