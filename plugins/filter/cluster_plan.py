@@ -35,6 +35,15 @@ options:
     type: bool
     default: false
     version_added: 0.2.0
+  keep_running:
+    description:
+      - With O(releases), a cluster some of whose nodes run already keeps the version they run (site.yml never
+        upgrades; C(playbooks/upgrade.yml) does). C(wanted_version) is the inventory's version, and C(notices) say
+        which clusters keep another one. Nodes of one cluster that run different versions (an upgrade that did not
+        finish) are an error.
+    type: bool
+    default: false
+    version_added: 0.2.0
 """
 
 EXAMPLES = r"""
@@ -48,11 +57,14 @@ _value:
   description:
     - C(clusters), a dict by cluster name; each cluster has C(servers), C(agents), C(loadbalancers), C(datastores),
       C(hosts), C(first_server), C(inventory_servers) (the cluster's servers in the inventory, in its order),
-      C(servers_left_out) (the cluster's servers in the inventory that the run leaves out), C(api_endpoint),
+      C(servers_left_out) (the cluster's servers in the inventory that the run leaves out), C(agents_left_out)
+      (likewise its agents), C(api_endpoint),
       C(api_port), C(api_hostport), C(api_url), C(token_source),
       C(nodes) (by host - C(role), C(address), C(node_name), C(arch), C(cgroup_v1), C(container), C(kube_bin_dir))
-      and, with O(releases), C(k3s_version) and C(kube_minor).
-    - C(errors), the list of problems; C(release_keys), the K3s releases to resolve; with O(releases), C(k3s_versions).
+      C(running_versions) (by host, the version each node of the run runs),
+      and, with O(releases), C(k3s_version), C(kube_minor) and C(wanted_version) (the inventory's version).
+    - C(errors), the list of problems; C(release_keys), the K3s releases to resolve; with O(releases), C(k3s_versions)
+      and C(notices) (the clusters that keep a version the inventory does not ask for).
   type: dict
 """
 
@@ -64,11 +76,11 @@ from ansible_collections.kubeforge.cluster.plugins.plugin_utils.node_removal imp
 
 
 def _cluster_plan(nodes: list[dict[str, Any]], releases: dict[str, str] | None = None,
-                  partial: bool = False) -> dict[str, Any]:
+                  partial: bool = False, keep_running: bool = False) -> dict[str, Any]:
     if not isinstance(nodes, list) or not all(isinstance(n, dict) and "host" in n for n in nodes):
         raise TypeError("cluster_plan expects a list of host records, each with a 'host' key")
     plan = plan_clusters(nodes, partial=bool(partial))
-    return plan if releases is None else finish_plan(plan, dict(releases))
+    return plan if releases is None else finish_plan(plan, dict(releases), keep_running=bool(keep_running))
 
 
 def _cluster_summary(cluster: dict[str, Any], context: str = "") -> str:

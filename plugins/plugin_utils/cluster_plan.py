@@ -14,6 +14,7 @@ from collections import OrderedDict
 from typing import Any
 
 from ansible_collections.kubeforge.cluster.plugins.plugin_utils.cluster_networks import cluster_network_errors, node_blocks
+from ansible_collections.kubeforge.cluster.plugins.plugin_utils.upgrade import kept_version
 
 DISTRIBUTIONS = ("k3s", "kubeadm")
 DATASTORES = ("sqlite", "etcd", "external")
@@ -45,6 +46,8 @@ def _new_cluster(name: str, node: dict[str, Any]) -> dict[str, Any]:
         "api_ports": [],
         "hosts": [],
         "nodes": {},
+        # The version each node of the run reports running (hosts that run nothing yet are left out).
+        "running_versions": {},
     }
 
 
@@ -63,7 +66,8 @@ def plan_clusters(nodes: list[dict[str, Any]], partial: bool = False) -> dict[st
     order given, after the others), so the first server is stable across runs.
 
     Each cluster also gets ``servers_left_out``: the servers of the cluster in the
-    inventory (``inventory_servers``) that the run leaves out, in inventory order.
+    inventory (``inventory_servers``) that the run leaves out, in inventory order, and
+    ``agents_left_out`` likewise for its agents (``inventory_agents``).
 
     With ``partial``, the run may hold any part of a cluster, as a reset does (a
     ``--limit`` to some of its hosts): a cluster needs no server in the run, its
@@ -122,6 +126,8 @@ def plan_clusters(nodes: list[dict[str, Any]], partial: bool = False) -> dict[st
         if port not in cluster["api_ports"]:
             cluster["api_ports"].append(port)
         cluster["nodes"][host] = _node_view(node, roles[0])
+        if node.get("running_version"):
+            cluster["running_versions"][host] = str(node["running_version"])
 
     for name, role, node in services:
         cluster = clusters.get(name)
@@ -182,6 +188,9 @@ def plan_clusters(nodes: list[dict[str, Any]], partial: bool = False) -> dict[st
         inventory_servers = _inventory_servers(name, nodes)
         cluster["inventory_servers"] = inventory_servers
         cluster["servers_left_out"] = [h for h in inventory_servers if h not in cluster["servers"]]
+        inventory_agents = [str(h) for h in next((n.get("inventory_agents") for n in members
+                                                  if n.get("cluster") == name and n.get("inventory_agents")), [])]
+        cluster["agents_left_out"] = [h for h in inventory_agents if h not in cluster["agents"]]
         if partial:
             _finish_partial(errors, cluster, inventory_servers, address_of,
                             any(n.get("token_fingerprint") for n in nodes if n.get("cluster") == name))
@@ -431,22 +440,39 @@ def api_addresses(endpoint: str, port: int) -> dict[str, str]:
     return {"api_hostport": f"{shown}:{port}", "api_url": f"https://{shown}:{port}"}
 
 
-def finish_plan(plan: dict[str, Any], releases: dict[str, str]) -> dict[str, Any]:
+def finish_plan(plan: dict[str, Any], releases: dict[str, str], keep_running: bool = False) -> dict[str, Any]:
     """Add what is known once the K3s releases are resolved: versions, minors, the cgroup v1 policy.
 
     ``releases`` maps each K3s release key (``"<version> <channel url>"``) to the release it resolved to.
-    Returns a new plan; its ``errors`` gain the hosts whose kubelet would refuse cgroup v1.
+    With ``keep_running`` (a build: site.yml), a cluster whose nodes run already keeps the version they run, whatever
+    the inventory asks for: ``wanted_version`` is the inventory's, and ``notices`` say which clusters keep another.
+    Returns a new plan; its ``errors`` gain the hosts whose kubelet would refuse cgroup v1, and the clusters whose
+    nodes run different versions when ``keep_running``.
     """
     errors = list(plan["errors"])
+    notices: list[str] = []
     clusters: dict[str, dict[str, Any]] = {}
     for name, cluster in plan["clusters"].items():
         cluster = dict(cluster)
         if cluster.get("distribution") == "k3s":
-            cluster["k3s_version"] = releases.get(cluster.get("release_key") or "", "")
-            version = cluster["k3s_version"]
+            wanted = releases.get(cluster.get("release_key") or "", "")
+            variable = "cluster_k3s_version: " + str(cluster.get("release_key") or "").split(" ", maxsplit=1)[0]
+        else:
+            wanted = cluster.get("kubernetes_version", "")
+            variable = "cluster_kubernetes_version"
+        cluster["wanted_version"] = wanted
+        version = wanted
+        if keep_running and cluster.get("running_versions") and cluster.get("distribution") in DISTRIBUTIONS:
+            kept = kept_version(name, wanted, cluster["running_versions"], variable)
+            version = kept["version"]
+            for text, found in ((kept["error"], errors), (kept["notice"], notices)):
+                if text:
+                    _err(found, text)
+        if cluster.get("distribution") == "k3s":
+            cluster["k3s_version"] = version
         else:
             cluster["k3s_version"] = ""
-            version = cluster.get("kubernetes_version", "")
+            cluster["kubernetes_version"] = version
         match = re.match(r"^v1\.([0-9]+)\.", version or "")
         cluster["kube_minor"] = int(match.group(1)) if match else 0
         refused = [h for h, n in cluster.get("nodes", {}).items()
@@ -460,7 +486,7 @@ def finish_plan(plan: dict[str, Any], releases: dict[str, str]) -> dict[str, Any
                          "fail-cgroupv1=false to the kubelet.")
         clusters[name] = cluster
     k3s_versions = sorted({c["k3s_version"] for c in clusters.values() if c.get("k3s_version")})
-    return {**plan, "clusters": clusters, "errors": errors, "k3s_versions": k3s_versions}
+    return {**plan, "clusters": clusters, "errors": errors, "notices": notices, "k3s_versions": k3s_versions}
 
 
 def _kubeadm_errors(errors: list[str], name: str, cluster: dict[str, Any], nodes: list[dict[str, Any]]) -> None:

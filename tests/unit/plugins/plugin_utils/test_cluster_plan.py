@@ -491,3 +491,39 @@ def test_a_partial_plan_is_finished_without_releases() -> None:
                                      partial=True), {})
     assert plan["errors"] == []
     assert plan["clusters"]["default"]["k3s_version"] == "" and plan["k3s_versions"] == []
+
+
+def test_a_build_keeps_the_version_a_running_cluster_runs() -> None:
+    key = "stable https://update.k3s.io/v1-release/channels"
+    plan = plan_clusters([node("s1", release_key=key, running_version="v1.34.2+k3s1"),
+                          node("a1", roles=("agent",), release_key=key),
+                          node("t1", cluster="fresh", release_key=key)])
+    assert plan["clusters"]["default"]["running_versions"] == {"s1": "v1.34.2+k3s1"}
+    kept = finish_plan(plan, {key: "v1.35.1+k3s1"}, keep_running=True)
+    assert kept["errors"] == []
+    default = kept["clusters"]["default"]
+    assert default["k3s_version"] == "v1.34.2+k3s1" and default["wanted_version"] == "v1.35.1+k3s1"
+    assert default["kube_minor"] == 34
+    assert kept["clusters"]["fresh"]["k3s_version"] == "v1.35.1+k3s1"
+    assert kept["k3s_versions"] == ["v1.34.2+k3s1", "v1.35.1+k3s1"]
+    assert len(kept["notices"]) == 1 and "cluster 'default' runs v1.34.2+k3s1" in kept["notices"][0]
+    assert "(cluster_k3s_version: stable)" in kept["notices"][0]
+    # An upgrade plans the inventory's version.
+    moving = finish_plan(plan, {key: "v1.35.1+k3s1"})
+    assert moving["clusters"]["default"]["k3s_version"] == "v1.35.1+k3s1" and moving["notices"] == []
+
+
+def test_a_build_stops_on_a_cluster_whose_nodes_disagree() -> None:
+    plan = plan_clusters([kubeadm_node("cp1", running_version="v1.35.2"),
+                          kubeadm_node("w1", roles=("agent",), running_version="v1.34.5")])
+    done = finish_plan(plan, {}, keep_running=True)
+    assert any("cp1 v1.35.2, w1 v1.34.5" in e and "upgrade did not finish" in e for e in done["errors"])
+    same = finish_plan(plan_clusters([kubeadm_node("cp1", running_version="v1.35.2", kubernetes_version="v1.35.3")]),
+                       {}, keep_running=True)
+    assert same["clusters"]["hub"]["kubernetes_version"] == "v1.35.2"
+    assert "(cluster_kubernetes_version)" in same["notices"][0]
+
+
+def test_agents_left_out_of_the_run_are_named() -> None:
+    plan = plan_clusters([node("s1", inventory_agents=["a1", "a2"]), node("a1", roles=("agent",), inventory_agents=["a1", "a2"])])
+    assert plan["clusters"]["default"]["agents_left_out"] == ["a2"]
