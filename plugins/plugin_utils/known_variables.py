@@ -32,6 +32,7 @@ PREFIXES: tuple[str, ...] = (
     "remove_node_",
     "reset_",
     "restore_",
+    "upgrade_",
 )
 
 # The collection's roles; a name with no close match points at the role(s) its prefix belongs to.
@@ -53,6 +54,7 @@ ROLES: tuple[str, ...] = (
     "remove_node",
     "reset",
     "restore",
+    "upgrade",
 )
 
 # Public facts the roles set themselves, and variables the playbooks read that no role declares.
