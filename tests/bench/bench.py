@@ -39,8 +39,9 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(os.path.dirname(HERE))
 sys.path.insert(0, HERE)
 
-from benchlib.report import ShapeResult, backup_markdown, markdown, targets  # noqa: E402
-from benchlib.shapes import IMAGE, K3S_VERSION, KUBERNETES_VERSION, SHAPES, SMOKE, Shape, forks_for, host_names, inventory  # noqa: E402
+from benchlib.report import ShapeResult, backup_markdown, markdown, targets, upgrade_markdown  # noqa: E402
+from benchlib.shapes import (IMAGE, K3S_UPGRADE_FROM, K3S_VERSION, KUBERNETES_VERSION, SHAPES, SMOKE, Shape,  # noqa: E402
+                             forks_for, host_names, inventory)
 from benchlib.stats import RunStats, read_access_log, read_events  # noqa: E402
 
 # The test bed's node containers: the wait for systemd is the one the Molecule scenarios' create step uses.
@@ -322,6 +323,43 @@ class Bench:
             self.remove(names)
         return rows
 
+    # -- upgrades ---------------------------------------------------------------------------
+    def run_upgrade(self, agent_counts: Sequence[int]) -> List[Dict[str, float]]:
+        """Time upgrade.yml of a K3s cluster of 1 server and N agents from K3S_UPGRADE_FROM to K3S_VERSION, for each N.
+
+        A new cluster per count, built by site.yml at K3S_UPGRADE_FROM; then upgrade.yml with its defaults, checked
+        (every Node at K3S_VERSION), and run again, which must change nothing. Returns one row per count: agents,
+        upgrade and rerun seconds, and the files the upgrade downloaded from the release source."""
+        rows: List[Dict[str, float]] = []
+        for count in agent_counts:
+            shape = Shape(f"k3s-1+{count}", f"K3s 1 server + {count} agents", "k3s", 1, count)
+            prefix = f"{self.tag}-upgrade-{count}"
+            groups = host_names(shape, prefix)
+            names = groups["servers"] + groups["agents"]
+            forks = forks_for(shape.hosts)
+            upgrade = os.path.join(ROOT, "playbooks", "upgrade.yml")
+            try:
+                self.containers(names)
+                inv = inventory(shape, groups, mirror_url=self.mirror_url, run_dir=self.run_dir(prefix))
+                inv["all"]["vars"]["cluster_k3s_version"] = K3S_UPGRADE_FROM
+                wall, _, _, _ = self.playbook(os.path.join(ROOT, "site.yml"), inv, f"{prefix}-site", forks)
+                log(f"upgrade: 1 server + {count} agents built at {K3S_UPGRADE_FROM} in {wall:.1f}s")
+                inv["all"]["vars"]["cluster_k3s_version"] = K3S_VERSION
+                wall, _, _, offset = self.playbook(upgrade, inv, f"{prefix}-upgrade", forks)
+                downloads = self.requests_since(offset).downloads
+                seen = self.docker("exec", names[0], "k3s", "kubectl", "get", "nodes", "-o",
+                                   "jsonpath={.items[*].status.nodeInfo.kubeletVersion}").split()
+                if seen != [K3S_VERSION] * len(names):
+                    raise BenchError(f"upgrade: the Nodes report {seen} after the upgrade, not {K3S_VERSION} each")
+                rerun, stats, _, _ = self.playbook(upgrade, inv, f"{prefix}-rerun", forks)
+                if stats.changed:
+                    raise BenchError(f"upgrade: the rerun changed {stats.changed} things; log: {prefix}-rerun.log")
+                log(f"upgrade: 1 server + {count} agents upgraded in {wall:.1f}s ({downloads} downloads), rerun {rerun:.1f}s")
+                rows.append({"agents": count, "upgrade": wall, "rerun": rerun, "downloads": downloads})
+            finally:
+                self.remove(names)
+        return rows
+
     def add_markers(self, node: str, start: int, end: int) -> None:
         """Create the ConfigMaps kf-bench-<start>..<end - 1> on the cluster, through the node's kubectl."""
         for first in range(start, end, 500):
@@ -375,6 +413,9 @@ def main(argv: Optional[List[str]] = None) -> int:
     ap.add_argument("--backup", metavar="N[,N...]",
                     help="instead of the shapes: time backup.yml and restore.yml of a K3s 3-server etcd cluster holding "
                          "N marker ConfigMaps, for each N; writes docs/benchmarks-backup.md")
+    ap.add_argument("--upgrade", metavar="N[,N...]",
+                    help="instead of the shapes: time playbooks/upgrade.yml of a K3s cluster of 1 server and N agents, "
+                         "for each N; writes docs/benchmarks-upgrade.md")
     ap.add_argument("--reuse", metavar="RESULTS_JSON",
                     help="take the shapes this run does not measure from an earlier run's results.json (the report says so)")
     a = ap.parse_args(argv)
@@ -395,6 +436,8 @@ def main(argv: Optional[List[str]] = None) -> int:
     bench = Bench(work, deadline)
     if a.backup:
         return main_backup(bench, [int(n) for n in a.backup.split(",")], work)
+    if a.upgrade:
+        return main_upgrade(bench, [int(n) for n in a.upgrade.split(",")], work)
 
     def stop(signum, _frame):
         raise KeyboardInterrupt(f"signal {signum}")
@@ -474,6 +517,27 @@ def main_backup(bench: Bench, markers: List[int], work: str) -> int:
     report = backup_markdown(rows, f"{machine()}; the collection at commit {collection_commit()}", time.strftime("%Y-%m-%d"))
     print(report)
     out = os.path.join(ROOT, "docs", "benchmarks-backup.md")
+    with open(out, "w") as f:
+        f.write(report)
+    log(f"wrote {out}")
+    return 0
+
+
+def main_upgrade(bench: Bench, agent_counts: List[int], work: str) -> int:
+    """--upgrade: the upgrade times, in docs/benchmarks-upgrade.md."""
+    try:
+        bench.start()
+        log(f"logs and inventories in {work}; mirror {bench.mirror_url}")
+        rows = bench.run_upgrade(agent_counts)
+    except (BenchError, KeyboardInterrupt) as e:
+        log(f"upgrade: stopped: {e}")
+        return 1
+    finally:
+        bench.cleanup()
+    report = upgrade_markdown(rows, f"{machine()}; the collection at commit {collection_commit()}",
+                              time.strftime("%Y-%m-%d"), f"from {K3S_UPGRADE_FROM} to {K3S_VERSION}")
+    print(report)
+    out = os.path.join(ROOT, "docs", "benchmarks-upgrade.md")
     with open(out, "w") as f:
         f.write(report)
     log(f"wrote {out}")

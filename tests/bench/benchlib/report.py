@@ -173,3 +173,22 @@ def backup_markdown(rows: List[Dict[str, float]], where: str, when: str) -> str:
     ]
     lines += [f"| {int(r['markers']):,} | {r['backup']:.1f} | {r['restore']:.1f} | {int(r['snapshot_bytes']):,} |" for r in rows]
     return "\n".join(lines) + "\n"
+
+
+def upgrade_markdown(rows: List[Dict[str, float]], where: str, when: str, versions: str) -> str:
+    """The report of the upgrade times."""
+    lines = [
+        "# Upgrade times",
+        "",
+        f"Measured {when} by `tests/bench/bench.py --upgrade`, {where}. For each count, a new K3s cluster of one",
+        f"server (SQLite) and that many agents (the test double) built by `site.yml` and upgraded {versions} by",
+        "`playbooks/upgrade.yml` with its defaults (agents in batches of 20%: one at a time up to 9 agents), timed whole",
+        "(the planning play and the fetch of the new release included); then the upgrade run again, which changes",
+        "nothing. One run per count.",
+        "",
+        "| agents | upgrade (s) | per node (s) | downloads | rerun (s) |",
+        "| ---: | ---: | ---: | ---: | ---: |",
+    ]
+    lines += [f"| {int(r['agents'])} | {r['upgrade']:.1f} | {r['upgrade'] / (int(r['agents']) + 1):.1f} | "
+              f"{int(r['downloads'])} | {r['rerun']:.1f} |" for r in rows]
+    return "\n".join(lines) + "\n"

@@ -9,6 +9,8 @@ from dataclasses import dataclass
 from typing import Any, Dict, List, Optional, Tuple
 
 K3S_VERSION = "v1.35.1+k3s1"
+# What bench.py --upgrade builds before it upgrades to K3S_VERSION: the minor before.
+K3S_UPGRADE_FROM = "v1.34.2+k3s1"
 KUBERNETES_VERSION = "v1.35.2"
 IMAGE = "kubeforge-node:bookworm-amd64"
 

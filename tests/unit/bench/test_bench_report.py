@@ -335,3 +335,15 @@ def test_backup_report_has_one_row_per_count() -> None:
     assert "| 1,000 | 12.3 | 40.0 | 1,234,567 |" in lines
     assert "| 10,000 | 20.0 | 55.6 | 9,876,543 |" in lines
     assert "Measured 2026-12-04" in text and "2 cores" in text
+
+
+def test_upgrade_report_has_one_row_per_count() -> None:
+    text = report.upgrade_markdown(
+        [{"agents": 2, "upgrade": 30.0, "rerun": 7.04, "downloads": 1},
+         {"agents": 8, "upgrade": 90.0, "rerun": 8.0, "downloads": 1}],
+        "2 cores", "2026-12-04", "from v1.34.2+k3s1 to v1.35.1+k3s1")
+    lines = text.splitlines()
+    assert lines[0] == "# Upgrade times"
+    assert "| 2 | 30.0 | 10.0 | 1 | 7.0 |" in lines
+    assert "| 8 | 90.0 | 10.0 | 1 | 8.0 |" in lines
+    assert "from v1.34.2+k3s1 to v1.35.1+k3s1" in text and "Measured 2026-12-04" in text
