@@ -33,7 +33,7 @@ import sys
 import tempfile
 import time
 from concurrent.futures import ThreadPoolExecutor
-from typing import Dict, List, Optional, Sequence, Tuple
+from typing import Callable, Dict, List, Optional, Sequence, Tuple
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(os.path.dirname(HERE))
@@ -435,9 +435,13 @@ def main(argv: Optional[List[str]] = None) -> int:
     work = tempfile.mkdtemp(prefix=time.strftime("%Y%m%dT%H%M%S-"), dir=work)
     bench = Bench(work, deadline)
     if a.backup:
-        return main_backup(bench, [int(n) for n in a.backup.split(",")], work)
+        markers = [int(n) for n in a.backup.split(",")]
+        return main_table(bench, "backup", lambda: bench.run_backup(markers), backup_markdown)
     if a.upgrade:
-        return main_upgrade(bench, [int(n) for n in a.upgrade.split(",")], work)
+        counts = [int(n) for n in a.upgrade.split(",")]
+        return main_table(bench, "upgrade", lambda: bench.run_upgrade(counts),
+                          lambda rows, where, when: upgrade_markdown(rows, where, when,
+                                                                     f"from {K3S_UPGRADE_FROM} to {K3S_VERSION}"))
 
     def stop(signum, _frame):
         raise KeyboardInterrupt(f"signal {signum}")
@@ -503,46 +507,25 @@ def main(argv: Optional[List[str]] = None) -> int:
     return 1 if failed else 0
 
 
-def main_backup(bench: Bench, markers: List[int], work: str) -> int:
-    """--backup: the backup and restore times, in docs/benchmarks-backup.md."""
+def main_table(bench: Bench, what: str, measure: Callable[[], List[Dict[str, float]]],
+               render: Callable[[List[Dict[str, float]], str, str], str]) -> int:
+    """--backup and --upgrade: measure the rows on a fresh mirror, then write docs/benchmarks-<what>.md."""
     try:
         bench.start()
-        log(f"logs and inventories in {work}; mirror {bench.mirror_url}")
-        rows = bench.run_backup(markers)
+        log(f"logs and inventories in {bench.work}; mirror {bench.mirror_url}")
+        rows = measure()
     except (BenchError, KeyboardInterrupt) as e:
-        log(f"backup: stopped: {e}")
+        log(f"{what}: stopped: {e}")
         return 1
     finally:
         bench.cleanup()
-    report = backup_markdown(rows, f"{machine()}; the collection at commit {collection_commit()}", time.strftime("%Y-%m-%d"))
+    report = render(rows, f"{machine()}; the collection at commit {collection_commit()}", time.strftime("%Y-%m-%d"))
     print(report)
-    out = os.path.join(ROOT, "docs", "benchmarks-backup.md")
+    out = os.path.join(ROOT, "docs", f"benchmarks-{what}.md")
     with open(out, "w") as f:
         f.write(report)
     log(f"wrote {out}")
     return 0
-
-
-def main_upgrade(bench: Bench, agent_counts: List[int], work: str) -> int:
-    """--upgrade: the upgrade times, in docs/benchmarks-upgrade.md."""
-    try:
-        bench.start()
-        log(f"logs and inventories in {work}; mirror {bench.mirror_url}")
-        rows = bench.run_upgrade(agent_counts)
-    except (BenchError, KeyboardInterrupt) as e:
-        log(f"upgrade: stopped: {e}")
-        return 1
-    finally:
-        bench.cleanup()
-    report = upgrade_markdown(rows, f"{machine()}; the collection at commit {collection_commit()}",
-                              time.strftime("%Y-%m-%d"), f"from {K3S_UPGRADE_FROM} to {K3S_VERSION}")
-    print(report)
-    out = os.path.join(ROOT, "docs", "benchmarks-upgrade.md")
-    with open(out, "w") as f:
-        f.write(report)
-    log(f"wrote {out}")
-    return 0
-
 
 if __name__ == "__main__":
     sys.exit(main())
