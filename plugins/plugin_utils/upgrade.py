@@ -23,6 +23,9 @@ KUBELET_MAX_LAG = 3
 # The hop plays playbooks/upgrade.yml has: the most minors one run moves a cluster.
 MAX_HOPS = 3
 UPGRADE_COMMAND = "ansible-playbook kubeforge.cluster.upgrade"
+# Set on a Node while the upgrade has it cordoned (the version it moves to); removed when it is uncordoned. A run
+# stopped in between leaves it, and the next run finishes that node (uncordons it) even when it reached the version.
+UPGRADING_ANNOTATION = "kubeforge.io/upgrading"
 
 
 class UpgradeError(ValueError):
@@ -229,16 +232,20 @@ def api_nodes(items: list[dict[str, Any]]) -> list[dict[str, Any]]:
             "role": "server" if labels.get("node-role.kubernetes.io/control-plane") in ("true", "") else "agent",
             "ready": any(c.get("type") == "Ready" and c.get("status") == "True" for c in conditions),
             "version": ((item.get("status") or {}).get("nodeInfo") or {}).get("kubeletVersion", ""),
+            "upgrading": ((item.get("metadata") or {}).get("annotations") or {}).get(UPGRADING_ANNOTATION, ""),
         })
     return found
+
+
+def _node_name(cluster: dict[str, Any], host: str) -> str:
+    return str(cluster["nodes"][host].get("node_name") or host).lower()
 
 
 def _host_versions(cluster: dict[str, Any], nodes: list[dict[str, Any]]) -> dict[str, tuple[str, str]]:
     """Each node host of the cluster: (what its Node reports, what its binary reports); empty when unknown."""
     by_name = {n["name"]: n.get("version", "") for n in nodes}
     running = cluster.get("running_versions") or {}
-    return {host: (by_name.get(str(cluster["nodes"][host].get("node_name") or host).lower(), ""),
-                   str(running.get(host, "")))
+    return {host: (by_name.get(_node_name(cluster, host), ""), str(running.get(host, "")))
             for host in list(cluster.get("servers", [])) + list(cluster.get("agents", []))}
 
 
@@ -268,8 +275,9 @@ def plan_upgrade(cluster: dict[str, Any], items: list[dict[str, Any]], newest: d
 
     ``items``: the cluster's Nodes (``kubectl get nodes -o json``); ``newest``: the newest release of each minor of
     minors_to_resolve. Returns ``from`` (the oldest version a node runs), ``hops``, ``steps`` (for each hop, the
-    ``servers`` and ``agents`` that still have to make it, in inventory order), ``snapshot`` (an embedded etcd
-    snapshot is due), ``description`` and ``problems`` (nothing may change while there is one)."""
+    ``servers`` and ``agents`` that still have to make it, in inventory order, with the nodes a stopped run left
+    marked with ``annotation``), ``snapshot`` (an embedded etcd snapshot is due), ``description`` and ``problems``
+    (nothing may change while there is one)."""
     name, target = str(cluster.get("name")), _target(cluster)
     nodes = api_nodes(items)
     versions = _host_versions(cluster, nodes)
@@ -313,11 +321,21 @@ def plan_upgrade(cluster: dict[str, Any], items: list[dict[str, Any]], newest: d
             problems.append("cluster '%s': %s already %s newer than %s; Kubernetes does not support downgrades."
                             % (name, ", ".join(sorted(set(ahead))), "runs" if len(set(ahead)) == 1 else "run",
                                target))
-    steps = [{"servers": [h for h in cluster.get("servers", []) if node_needs(*versions[h], hop)],
-              "agents": [h for h in cluster.get("agents", []) if node_needs(*versions[h], hop)]}
-             for hop in ([] if problems else path)]
+    # Nodes a stopped run left cordoned at a hop's version: that hop finishes them (the target's, when the cluster
+    # has reached it).
+    upgrading = {n["name"]: n["upgrading"] for n in nodes if n.get("upgrading")}
+    left = {h: upgrading[_node_name(cluster, h)] for h in versions if _node_name(cluster, h) in upgrading}
+    if left and not problems and not path and parse(target):
+        path = [target]
+    steps = [{kind: [h for h in cluster.get(kind, []) if node_needs(*versions[h], hop) or left.get(h) == hop
+                     or (left.get(h) and i == len(path) - 1 and left[h] not in path)]
+              for kind in ("servers", "agents")}
+             for i, hop in enumerate([] if problems else path)]
     snapshot = cluster.get("datastore") == "etcd" and any(step["servers"] for step in steps)
+    description = describe(name, oldest, [] if problems else path, list(cluster.get("servers", [])),
+                           list(cluster.get("agents", [])), batch, snapshot)
+    if left and steps:
+        description += " A stopped run left %s cordoned: %s finished first in %s hop." % (
+            ", ".join(sorted(left)), "it is" if len(left) == 1 else "they are", "its")
     return {"from": oldest, "hops": [] if problems else path, "steps": steps, "snapshot": snapshot,
-            "problems": problems,
-            "description": describe(name, oldest, [] if problems else path, list(cluster.get("servers", [])),
-                                    list(cluster.get("agents", [])), batch, snapshot)}
+            "problems": problems, "description": description, "annotation": UPGRADING_ANNOTATION}

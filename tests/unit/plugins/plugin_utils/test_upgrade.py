@@ -194,7 +194,7 @@ def items(version: str = "v1.34.2+k3s1") -> list[dict[str, Any]]:
 
 def test_api_nodes_reads_role_readiness_and_version() -> None:
     assert api_nodes([item("a1", "v1.34.2+k3s1", ready=False, server=False)]) == [
-        {"name": "a1", "role": "agent", "ready": False, "version": "v1.34.2+k3s1"}]
+        {"name": "a1", "role": "agent", "ready": False, "version": "v1.34.2+k3s1", "upgrading": ""}]
 
 
 def test_an_upgrade_by_one_minor() -> None:
@@ -263,3 +263,32 @@ def test_a_node_that_stopped_half_way_is_named_with_the_fix() -> None:
     assert "Nodes s1 are not Ready" in text
     assert "s1 has a newer k3s binary than its Node reports: its upgrade stopped half-way" in text
     assert plan["steps"] == []
+
+
+def annotated(node: dict[str, Any], version: str) -> dict[str, Any]:
+    node["metadata"]["annotations"] = {"kubeforge.io/upgrading": version}
+    return node
+
+
+def test_a_node_left_cordoned_at_the_target_is_finished() -> None:
+    running = {h: "v1.35.1+k3s1" for h in ("s1", "s2", "s3", "a1")}
+    nodes = items("v1.35.1+k3s1")
+    nodes[1] = annotated(nodes[1], "v1.35.1+k3s1")
+    plan = plan_upgrade(k3s_cluster(running_versions=running), nodes, {}, False, 1)
+    assert plan["problems"] == [] and plan["hops"] == ["v1.35.1+k3s1"]
+    assert plan["steps"] == [{"servers": ["s2"], "agents": []}]
+    assert "A stopped run left s2 cordoned" in plan["description"]
+
+
+def test_a_node_left_cordoned_half_way_through_the_hops_finishes_in_its_hop() -> None:
+    running = {"s1": "v1.34.2+k3s1", "s2": "v1.34.2+k3s1", "s3": "v1.33.6+k3s1", "a1": "v1.33.6+k3s1"}
+    nodes = [item("s1", "v1.34.2+k3s1"), annotated(item("s2", "v1.34.2+k3s1"), "v1.34.2+k3s1"),
+             item("s3", "v1.33.6+k3s1"), item("a1", "v1.33.6+k3s1", server=False)]
+    plan = plan_upgrade(k3s_cluster(running_versions=running), nodes, {"v1.34": "v1.34.2+k3s1"}, True, 1)
+    assert plan["problems"] == []
+    assert plan["steps"] == [{"servers": ["s2", "s3"], "agents": ["a1"]},
+                             {"servers": ["s1", "s2", "s3"], "agents": ["a1"]}]
+    # A mark for a version the path does not hold is finished in the last hop.
+    nodes[1] = annotated(item("s2", "v1.34.2+k3s1"), "v1.34.1+k3s1")
+    other = plan_upgrade(k3s_cluster(running_versions=running), nodes, {"v1.34": "v1.34.2+k3s1"}, True, 1)
+    assert other["steps"][0]["servers"] == ["s3"] and "s2" in other["steps"][1]["servers"]
