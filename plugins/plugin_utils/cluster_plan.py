@@ -407,6 +407,8 @@ def _node_view(node: dict[str, Any], role: str) -> dict[str, Any]:
         "swap_off": _flag(node.get("swap_off")),
         "kube_bin_dir": node.get("kube_bin_dir") or "/usr/local/bin",
         "allow_cgroup_v1": _flag(node.get("allow_cgroup_v1")),
+        # kubectl with the cluster's admin credentials, as the host runs it (servers hold them).
+        "kubectl": list(node.get("kubectl") or []),
     }
 
 
