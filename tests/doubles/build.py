@@ -4,7 +4,7 @@ dl.k8s.io-like tree of the kubeadm and kubelet test doubles, and (with --kubectl
 a pkgs.k8s.io-like signed apt repository of them.
 
     python3 tests/doubles/build.py --out DIR [--versions v1.33.6+k3s1,v1.34.2+k3s1,v1.35.1+k3s1]
-                                   [--kube-versions v1.35.2] [--kubectl PATH]
+                                   [--kube-versions v1.34.3,v1.35.2] [--kubectl PATH]
 
 Writes DIR/k3s-io/k3s/releases/download/<version>/{k3s,k3s-arm64,k3s-armhf,
 sha256sum-{amd64,arm64,arm}.txt,k3s-airgap-images-{amd64,arm64,arm}.tar.gz,
@@ -12,7 +12,8 @@ k3s-images.txt} and DIR/v1-release/channels.json (stable and latest: the newest
 version; one vMAJOR.MINOR channel per minor: its newest version); and
 DIR/dl.k8s.io/release/<kube version>/bin/linux/{amd64,arm64,arm}/{kubeadm,kubelet}
 with a <file>.sha256 beside each (the hex digest only, as dl.k8s.io publishes
-it) and DIR/dl.k8s.io/release/stable.txt (the newest kube version).  With
+it), DIR/dl.k8s.io/release/stable.txt (the newest kube version) and
+DIR/dl.k8s.io/release/stable-<major>.<minor>.txt (the newest built patch of that minor).  With
 --kubectl, the real kubectl goes to DIR/dl.k8s.io/release/<its version>/ too,
 and DIR/pkgs.k8s.io/core:/stable:/vX.Y/deb/ becomes a flat apt repository for
 that version: amd64/{kubeadm,kubelet,kubectl}_<X.Y.Z>-1.1_amd64.deb (the two
@@ -65,7 +66,8 @@ from kubeadm import version as _kv  # noqa: E402  (only for tag parsing helpers)
 # three minors, so that the scenarios can upgrade a cluster one minor at a time (1.33 -> 1.34 -> 1.35); 1.33
 # embeds etcd 3.5, the later ones etcd 3.6 (k3s/version.py etcd_version)
 DEFAULT_VERSIONS = ["v1.33.6+k3s1", "v1.34.2+k3s1", "v1.35.1+k3s1"]
-DEFAULT_KUBE_VERSIONS = ["v1.35.2"]
+# two minors, so that the scenarios and tests can upgrade a kubeadm cluster one minor at a time (1.34 -> 1.35)
+DEFAULT_KUBE_VERSIONS = ["v1.34.3", "v1.35.2"]
 KUBE_SRC = os.path.join(HERE, "kubeadm")
 # What both doubles import (YAML scalars, version and architecture helpers, wire helpers):
 # embedded in every built program under its source name, ``common``.
@@ -214,6 +216,13 @@ def build_kube(out, versions):
                 write_if_changed(os.path.join(d, prog), data, 0o755)
                 write_if_changed(os.path.join(d, prog + ".sha256"), hashlib.sha256(data).hexdigest().encode())
     write_if_changed(os.path.join(base, "stable.txt"), versions[-1].encode())
+    # dl.k8s.io/release/stable-<major>.<minor>.txt: the newest built patch of each minor (kubeadm's version labels)
+    newest = {}
+    for tag in versions:
+        ma, mi, _ = kube_tag(tag)
+        newest["%d.%d" % (ma, mi)] = tag
+    for minor, tag in sorted(newest.items()):
+        write_if_changed(os.path.join(base, "stable-%s.txt" % minor), tag.encode())
     return versions
 
 

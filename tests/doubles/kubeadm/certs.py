@@ -3,6 +3,7 @@
 Key types follow ClusterConfiguration.encryptionAlgorithm: RSA-2048 (kubeadm's
 default), RSA-3072, RSA-4096, ECDSA-P256, ECDSA-P384.
 """
+import ipaddress
 import os
 import secrets
 import shutil
@@ -160,3 +161,50 @@ def self_signed(crt, key, cn, dns=(), ips=(), hours=8760):
 def cert_text(crt):
     return pki._run(["x509", "-in", paths.host(crt), "-noout", "-subject", "-ext", "subjectAltName",
                      "-nameopt", "RFC2253"]).decode()
+
+
+def cert_info(pem_or_path):
+    """{"cn", "orgs", "dns", "ips", "client", "server"} of a certificate (PEM bytes, or a logical path)."""
+    d = None
+    if isinstance(pem_or_path, bytes):
+        d = tempfile.mkdtemp(prefix="kubeadm-cert-")
+        path = os.path.join(d, "c.crt")
+        with open(path, "wb") as fh:
+            fh.write(pem_or_path)
+    else:
+        path = paths.host(pem_or_path)
+    try:
+        text = pki._run(["x509", "-in", path, "-noout", "-subject", "-nameopt", "RFC2253",
+                         "-ext", "subjectAltName,extendedKeyUsage"]).decode()
+    finally:
+        if d:
+            shutil.rmtree(d, ignore_errors=True)
+    info = {"cn": "", "orgs": [], "dns": [], "ips": [], "client": False, "server": False}
+    lines = text.splitlines()
+    for i, line in enumerate(lines):
+        if line.startswith("subject="):
+            for part in line[len("subject="):].split(","):
+                k, _, v = part.strip().partition("=")
+                if k == "CN":
+                    info["cn"] = v
+                elif k == "O":
+                    info["orgs"].insert(0, v)  # RFC 2253 lists the RDNs last to first
+        elif "Subject Alternative Name" in line and i + 1 < len(lines):
+            for item in lines[i + 1].split(","):
+                k, _, v = item.strip().partition(":")
+                if k == "DNS":
+                    info["dns"].append(v)
+                elif k == "IP Address":
+                    info["ips"].append(str(ipaddress.ip_address(v)))
+        elif "Extended Key Usage" in line and i + 1 < len(lines):
+            info["server"] = "Server Authentication" in lines[i + 1]
+            info["client"] = "Client Authentication" in lines[i + 1]
+    return info
+
+
+def renew_leaf(crt, key, ca_crt, ca_key, algo="RSA-2048", hours=8760):
+    """kubeadm's renewal of a certificate signed by a local CA: a new certificate and key with the subject, SANs
+    and extended key usages of the one on disk, signed by the same CA, valid for ``hours`` from now."""
+    i = cert_info(crt)
+    make_leaf(crt, key, ca_crt, ca_key, i["cn"], i["orgs"], i["dns"], i["ips"], client=i["client"],
+              server=i["server"], algo=algo, hours=hours)

@@ -43,6 +43,8 @@ from .k3slib import api as apimod
 from .k3slib import etcd as etcdmod
 from .k3slib import state
 
+# the static Pods the kubelet double runs in-process (the other manifests only get mirror Pods)
+COMPONENTS = ("etcd", "kube-apiserver", "kube-controller-manager", "kube-scheduler")
 NODE_GRACE = 50.0  # kube-controller-manager --node-monitor-grace-period default (1.32+)
 CSR_PATH = "/apis/certificates.k8s.io/v1/certificatesigningrequests"
 CLUSTER_INFO = "/api/v1/namespaces/kube-public/configmaps/cluster-info"
@@ -68,13 +70,18 @@ class ControlPlane:
     def __init__(self, manifests_dir):
         self.dir = manifests_dir
         self.api = None
+        self.api_version = version.server_version_info()
         self.store = None
-        self.health = []
+        self.health = {}          # component -> its health server (controller-manager, scheduler)
         self.signer = None
         self.lock = threading.Lock()
         self.started = set()
+        # component -> {"hash": manifest hash, "pod": manifest, "started": time} of what runs now
+        self.running = {}
         self.etcd = None          # (local Store, etcd.Cluster) once the member runs
         self.etcd_ready = False
+        self.etcd_hash, self.etcd_pod = None, None
+        self.changed = threading.Event()  # set when a static Pod (re)starts: the mirror Pods follow at once
 
     # -- authentication / authorization ----------------------------------
     def token_user(self, tok):
@@ -151,7 +158,7 @@ class ControlPlane:
             return 200, "text/plain; charset=utf-8", "ok"
 
         def ver(h):
-            return 200, "application/json", json.dumps(version.server_version_info())
+            return 200, "application/json", json.dumps(self.api_version)
 
         def cluster_info(h):
             if h.command not in ("GET", "HEAD"):
@@ -254,35 +261,78 @@ class ControlPlane:
 
     # -- lifecycle -------------------------------------------------------------
     def sync(self, node_name):
-        """Start what the manifests ask for (once each).  Returns a list of error strings."""
+        """Run what the manifests ask for, as the kubelet's static Pod sync does: a component whose manifest
+        changed (another content hash, as kubeadm upgrade writes) or went away is stopped, and every manifest
+        whose component is not running is started (again).  Returns a list of error strings."""
         errs = []
         with self.lock:
-            if "kube-apiserver" not in self.started and paths.exists(self.dir + "/kube-apiserver.yaml"):
+            for comp in list(self.running):
+                if manifest_hash(self.manifest(comp)) != self.running[comp]["hash"]:
+                    self.stop_component(comp)
+            if "etcd" not in self.running and self.store is not None and paths.exists(self.manifest("etcd")):
+                try:  # an etcd (re)start under an API server that has its store already
+                    self.start_etcd()
+                except Exception as e:
+                    errs.append("etcd: %s" % e)
+            if "kube-apiserver" not in self.running and paths.exists(self.manifest("kube-apiserver")):
                 try:
                     self.start_apiserver()
-                    self.started.add("kube-apiserver")
                 except Exception as e:
                     errs.append("kube-apiserver: %s" % e)
-            if "kube-apiserver" in self.started:
+            if "kube-apiserver" in self.running:
                 for comp, port in (("kube-controller-manager", 10257), ("kube-scheduler", 10259)):
-                    if comp in self.started or not paths.exists("%s/%s.yaml" % (self.dir, comp)):
+                    if comp in self.running or not paths.exists(self.manifest(comp)):
                         continue
                     try:
-                        fl, _ = manifest_command("%s/%s.yaml" % (self.dir, comp))
+                        h = manifest_hash(self.manifest(comp))
+                        fl, pod = manifest_command(self.manifest(comp))
                         if comp == "kube-controller-manager" and fl.get("cluster-signing-cert-file"):
                             self.signer = (fl["cluster-signing-cert-file"], fl["cluster-signing-key-file"])
                         self.start_health(comp, fl.get("bind-address") or "127.0.0.1",
                                           int(fl.get("secure-port") or port))
-                        self.started.add(comp)
+                        self.mark_running(comp, h, pod)
                     except Exception as e:
                         errs.append("%s: %s" % (comp, e))
         return errs
 
+    def manifest(self, comp):
+        return "%s/%s.yaml" % (self.dir, comp)
+
+    def mark_running(self, comp, h, pod):
+        self.running[comp] = {"hash": h, "pod": pod, "started": state.now_rfc3339()}
+        self.started.add(comp)
+        self.changed.set()
+
+    def snapshot(self):
+        """{component: {"hash", "pod", "started"}} of what runs now (what the mirror Pods show)."""
+        with self.lock:
+            return {k: dict(v) for k, v in self.running.items()}
+
+    def stop_component(self, comp):
+        """Kill one static Pod: the kubelet stops the old container before it starts the new one."""
+        rec = self.running.pop(comp, None)
+        self.started.discard(comp)
+        glog.info("kubelet.go:2548", "SyncLoop (static pod changed): stopping", pod="kube-system/%s" % comp,
+                  hash=(rec or {}).get("hash", ""))
+        if comp == "kube-apiserver" and self.api:
+            self.api.stop()
+            self.api = None
+        elif comp == "etcd" and self.etcd:
+            local, cluster = self.etcd
+            cluster.close()
+            local.close()
+            self.etcd, self.etcd_ready = None, False
+        elif comp in self.health:
+            srv = self.health.pop(comp)
+            srv.shutdown()
+            srv.server_close()
+
     def start_apiserver(self):
-        fl, _ = manifest_command(self.dir + "/kube-apiserver.yaml")
-        if paths.exists(self.dir + "/etcd.yaml"):
-            self.store = self.start_etcd()
-        else:
+        h = manifest_hash(self.manifest("kube-apiserver"))
+        fl, pod = manifest_command(self.manifest("kube-apiserver"))
+        if paths.exists(self.manifest("etcd")):
+            self.start_etcd()
+        elif self.store is None:
             servers = [u for u in (fl.get("etcd-servers") or "").split(",") if u]
             local = [u for u in servers if split_url(u)[0] in ("127.0.0.1", "localhost", "::1")]
             if local or not servers:
@@ -301,18 +351,27 @@ class ControlPlane:
         adv = fl.get("advertise-address") or "127.0.0.1"
         self.cert = paths.host(fl["tls-cert-file"])
         self.key = paths.host(fl["tls-private-key-file"])
-        self.api = apimod.APIServer(self.store, version.server_version_info(), self.authenticate, self.routes(),
+        # /version answers the release of the kube-apiserver image this manifest runs, not the kubelet's
+        self.api_version = version.server_version_info(release_of(container_image(pod)))
+        self.api = apimod.APIServer(self.store, self.api_version, self.authenticate, self.routes(),
                                     host=bind, port=port, certfile=self.cert, keyfile=self.key,
                                     client_ca=paths.host(fl["client-ca-file"]),
                                     server_address="%s:%d" % (adv, port), authorize=self.authorize,
                                     present=self.present)
         self.api.start()
+        self.mark_running("kube-apiserver", h, pod)
         glog.info("server.go:211", "Serving securely on %s:%d" % (bind, port))
 
     def start_etcd(self):
-        """Run (once) the etcd member of etcd.yaml; return its ReplicatedStore when it has a quorum,
-        raise while it waits (the kubelet's sync loop retries every second)."""
+        """Run (once) the etcd member of etcd.yaml; when it has a quorum, make it the API server's store
+        (one ReplicatedStore for the life of the kubelet, pointed at the member of the moment: a restarted
+        member keeps its data and the API server keeps its store).  Raises while it waits (the kubelet's
+        sync loop retries every second)."""
+        if "etcd" in self.running and self.store is not None:
+            return self.store
         if self.etcd is None:
+            self.etcd_hash = manifest_hash(self.manifest("etcd"))
+            self.etcd_pod = manifest_command(self.manifest("etcd"))[1]
             self.etcd = self._start_member()
         local, cluster = self.etcd
         if not self.etcd_ready:
@@ -323,10 +382,15 @@ class ControlPlane:
                                    % (cluster.name, 1 + len(up), n, cluster.quorum(n)))
             self.etcd_ready = True
             glog.info("etcd.go:120", "etcd member %s is ready (%d members)" % (cluster.name, len(cluster.members)))
-        return etcdmod.ReplicatedStore(local, cluster)
+        if self.store is None:
+            self.store = etcdmod.ReplicatedStore(local, cluster)
+        else:
+            self.store.local, self.store.cluster = local, cluster
+        self.mark_running("etcd", self.etcd_hash, self.etcd_pod)
+        return self.store
 
     def _start_member(self):
-        efl, _ = manifest_command(self.dir + "/etcd.yaml")
+        efl, pod = manifest_command(self.manifest("etcd"))
         m = etcd_member(efl)
         data_dir = m["data_dir"]
         db = paths.host(data_dir.rstrip("/") + "/member/snap/db")
@@ -334,7 +398,12 @@ class ControlPlane:
         os.chmod(paths.host(data_dir), 0o700)
         password = peer_password(m["ca_key"])
         local = state.Store(db)
-        cluster = etcdmod.Cluster(local, paths.host(data_dir), m["name"], m["peer_url"], password)
+        server_version = etcd_server_version(container_image(pod))
+        if server_version:
+            cluster = etcdmod.Cluster(local, paths.host(data_dir), m["name"], m["peer_url"], password,
+                                      version=server_version)
+        else:
+            cluster = etcdmod.Cluster(local, paths.host(data_dir), m["name"], m["peer_url"], password)
         cluster.name = m["name"]
         try:
             cluster.serve(m["bind"], m["peer_port"], m["client_port"])
@@ -398,21 +467,63 @@ class ControlPlane:
                 pass
         srv = S((bind, port), H)
         threading.Thread(target=srv.serve_forever, kwargs={"poll_interval": 0.2}, daemon=True).start()
-        self.health.append(srv)
+        self.health[comp] = srv
         glog.info("secure_serving.go:213", "Serving securely on %s:%d (%s)" % (bind, port, comp))
 
     def stop(self):
-        for s in self.health:
-            s.shutdown()
-            s.server_close()
-        if self.api:
-            self.api.stop()
-        if self.etcd:
-            self.etcd[1].close()
-        if self.store:
-            self.store.close()
-        elif self.etcd:
-            self.etcd[0].close()
+        with self.lock:
+            for s in self.health.values():
+                s.shutdown()
+                s.server_close()
+            self.health = {}
+            if self.api:
+                self.api.stop()
+            if self.etcd:
+                self.etcd[1].close()
+            if self.store:
+                self.store.close()
+            elif self.etcd:
+                self.etcd[0].close()
+
+
+def manifest_hash(path):
+    """The kubelet's config hash of a static Pod (kubernetes.io/config.hash): md5 hex of the manifest; None when
+    the file is not there."""
+    try:
+        return hashlib.md5(paths.read_bytes(path)).hexdigest()
+    except OSError:
+        return None
+
+
+def container_image(pod):
+    try:
+        return pod["spec"]["containers"][0].get("image") or ""
+    except (KeyError, IndexError, TypeError, AttributeError):
+        return ""
+
+
+def image_tag_of(image):
+    """The tag of an image reference (after the last ':' of the last path element), '' when none."""
+    name = image.split("@", 1)[0]
+    last = name.rsplit("/", 1)[-1]
+    return last.rsplit(":", 1)[1] if ":" in last else ""
+
+
+def release_of(image):
+    """"registry.k8s.io/kube-apiserver:v1.34.3" -> "v1.34.3"; None for a tag that is no release version."""
+    tag = image_tag_of(image)
+    try:
+        version.parse_tag(tag)
+    except ValueError:
+        return None
+    return tag
+
+
+def etcd_server_version(image):
+    """"registry.k8s.io/etcd:3.6.5-0" -> "3.6.5" (the etcd server version the image runs); None otherwise."""
+    tag = image_tag_of(image).lstrip("v").split("-", 1)[0]
+    parts = tag.split(".")
+    return tag if len(parts) == 3 and all(p.isdigit() for p in parts) else None
 
 
 def split_url(u):

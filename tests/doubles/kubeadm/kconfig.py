@@ -918,7 +918,7 @@ def validate_kubelet(k):
 
 class Loaded:
     def __init__(self):
-        self.init = self.cluster = self.join = self.kubelet = self.kubeproxy = self.reset = None
+        self.init = self.cluster = self.join = self.kubelet = self.kubeproxy = self.reset = self.upgrade = None
         self.kinds = []
 
 
@@ -942,7 +942,7 @@ def load_text(text, strict):
         out.kinds.append(doc.kind)
         attr = {"InitConfiguration": "init", "ClusterConfiguration": "cluster", "JoinConfiguration": "join",
                 "KubeletConfiguration": "kubelet", "KubeProxyConfiguration": "kubeproxy",
-                "ResetConfiguration": "reset"}.get(doc.kind)
+                "ResetConfiguration": "reset", "UpgradeConfiguration": "upgrade"}.get(doc.kind)
         if attr:
             val = doc.value or {}
             val["apiVersion"], val["kind"] = doc.api_version, doc.kind

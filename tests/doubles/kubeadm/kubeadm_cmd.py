@@ -1,5 +1,5 @@
 """The ``kubeadm`` program of the double: global flags, then one module of ``commands`` a subcommand
-(version, config, init, join, reset, token)."""
+(version, config, init, join, reset, token, upgrade)."""
 from __future__ import annotations
 
 import sys
@@ -11,6 +11,7 @@ from .commands.init import cmd_init
 from .commands.join import cmd_join
 from .commands.reset import cmd_reset
 from .commands.token import cmd_token
+from .commands.upgrade import cmd_upgrade
 from .commands.version import cmd_version
 
 
@@ -21,7 +22,7 @@ USAGE = """
     │ Easily bootstrap a secure Kubernetes cluster             │
     │                                                          │
     │ (kubeforge test double: version, config validate, init,  │
-    │  join, reset, token)                                     │
+    │  join, reset, token, upgrade)                            │
     └──────────────────────────────────────────────────────────┘
 
 Usage:
@@ -33,12 +34,13 @@ Available Commands:
   join        Run this on any machine you wish to join an existing cluster
   reset       Performs a best effort revert of changes made to this host by 'kubeadm init' or 'kubeadm join'
   token       Manage bootstrap tokens
+  upgrade     Upgrade your cluster smoothly to a newer version with this command
   version     Print the version of kubeadm
 """
 
 
 COMMANDS = {"version": cmd_version, "config": cmd_config, "init": cmd_init, "join": cmd_join, "reset": cmd_reset,
-            "token": cmd_token}
+            "token": cmd_token, "upgrade": cmd_upgrade}
 
 
 def main(argv):
@@ -60,7 +62,7 @@ def main(argv):
     fn = COMMANDS.get(cmd)
     try:
         if fn is None:
-            if cmd in ("upgrade", "certs", "kubeconfig", "alpha", "completion"):
+            if cmd in ("certs", "kubeconfig", "alpha", "completion"):
                 raise Fail('"kubeadm %s" is not implemented by the kubeforge kubeadm test double' % cmd)
             raise Fail('unknown command "%s" for "kubeadm"' % cmd)
         return fn(args[1:]) or 0

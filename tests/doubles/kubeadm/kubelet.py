@@ -298,7 +298,7 @@ class Kubelet:
                 if e not in logged:
                     glog.error("kubelet.go:2100", "Failed to start static pod", err=e)
                     logged.add(e)
-            self.stop.wait(1)
+            self.stop.wait(0.5)
 
     # -- API side ----------------------------------------------------------------
     def client(self):
@@ -420,7 +420,7 @@ class Kubelet:
         if self.mode == "kubeconfig" and self.cfg.get("rotateCertificates", False):
             self.ensure_rotatable()
         registered = False
-        mirrored = set()
+        mirrored = {}
         period = duration(self.cfg, "nodeStatusUpdateFrequency", "10s")
         last_beat = 0
         while not self.stop.is_set():
@@ -462,38 +462,80 @@ class Kubelet:
             except (kclient.APIError, kubeconfig.KubeconfigError) as e:
                 glog.error("kubelet_node_status.go:107", "Unable to register node with API server", err=str(e),
                            node=self.node)
-            self.stop.wait(1)
+            if self.cp is not None:
+                # a static Pod that (re)started gets its mirror Pod without waiting for the next round
+                if self.cp.changed.wait(1):
+                    self.cp.changed.clear()
+            else:
+                self.stop.wait(1)
 
     def mirror_pods(self, c, done):
+        """Keep one mirror Pod per static Pod, as the kubelet's mirror Pod manager does: named
+        ``<metadata.name>-<node>`` in the manifest's namespace, annotated with the config hash of the manifest
+        that runs (``kubernetes.io/config.hash``, also the ``kubernetes.io/config.mirror`` value).  When a
+        static Pod changes (another hash: kubeadm upgrade rewrote its manifest and the component was restarted
+        from it), the old mirror Pod is deleted and a new one created (new uid, image, startTime); a mirror Pod
+        whose manifest went away is deleted.  ``done`` maps manifest file -> (mirror Pod path, hash) posted."""
         spp = self.cp.dir
         try:
             names = sorted(os.listdir(paths.host(spp)))
         except OSError:
             return
+        running = self.cp.snapshot()
+        present = set()
         for n in names:
-            if not n.endswith((".yaml", ".yml", ".json")) or n in done:
+            if not n.endswith((".yaml", ".yml", ".json")):
                 continue
-            try:
-                _, pod = cpapi.manifest_command(spp + "/" + n)
-            except Exception:
+            comp = n.rsplit(".", 1)[0]
+            if comp in cpapi.COMPONENTS:
+                rec = running.get(comp)
+                if rec is None:
+                    continue  # not (re)started yet
+                h, pod, started = rec["hash"], rec["pod"], rec["started"]
+            else:
+                h = cpapi.manifest_hash(spp + "/" + n)
+                try:
+                    _, pod = cpapi.manifest_command(spp + "/" + n)
+                except Exception:
+                    continue
+                started = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+            present.add(n)
+            if h is None or (done.get(n) or (None, None))[1] == h:
                 continue
             md = pod.get("metadata") or {}
-            name = "%s-%s" % (md.get("name", n.rsplit(".", 1)[0]), self.node)
-            now = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+            ns = md.get("namespace", "kube-system")
+            name = "%s-%s" % (md.get("name", comp), self.node)
+            path = "/api/v1/namespaces/%s/pods/%s" % (ns, name)
             ann = dict(md.get("annotations") or {})
-            ann.update({"kubernetes.io/config.mirror": "kubeforge-double", "kubernetes.io/config.source": "file"})
-            body = {"metadata": {"name": name, "namespace": md.get("namespace", "kube-system"),
-                                 "labels": md.get("labels") or {}, "annotations": ann},
+            ann.update({"kubernetes.io/config.hash": h, "kubernetes.io/config.mirror": h,
+                        "kubernetes.io/config.seen": started, "kubernetes.io/config.source": "file"})
+            body = {"metadata": {"name": name, "namespace": ns, "labels": md.get("labels") or {},
+                                 "annotations": ann},
                     "spec": dict(pod.get("spec") or {}, nodeName=self.node),
-                    "status": {"phase": "Running", "startTime": now,
-                               "conditions": [{"type": "Ready", "status": "True", "lastTransitionTime": now}],
+                    "status": {"phase": "Running", "startTime": started,
+                               "conditions": [{"type": "Ready", "status": "True", "lastTransitionTime": started}],
                                "containerStatuses": [{"name": ct.get("name", ""), "ready": True, "restartCount": 0,
                                                       "image": ct.get("image", ""), "started": True,
-                                                      "state": {"running": {"startedAt": now}}}
+                                                      "state": {"running": {"startedAt": started}}}
                                                      for ct in (pod.get("spec") or {}).get("containers") or []]}}
-            code, _ = c.post("/api/v1/namespaces/%s/pods" % body["metadata"]["namespace"], body)
-            if code in (201, 409):
-                done.add(n)
+            code, cur = c.get(path)
+            if code == 200:
+                if ((cur.get("metadata") or {}).get("annotations") or {}).get("kubernetes.io/config.hash") == h:
+                    done[n] = (path, h)
+                    continue
+                code, _ = c.delete(path)
+                if code not in (200, 202, 404):
+                    continue
+            code, _ = c.post("/api/v1/namespaces/%s/pods" % ns, body)
+            if code == 201:
+                done[n] = (path, h)
+                glog.info("kubelet.go:1960", "Created mirror pod", pod="%s/%s" % (ns, name), hash=h)
+        for n in [n for n in done if n not in present]:
+            if paths.exists(spp + "/" + n):
+                continue  # the manifest is there but its component is restarting: the mirror Pod stays
+            code, _ = c.delete(done[n][0])
+            if code in (200, 202, 404):
+                del done[n]
 
     def run(self):
         self.prepare()

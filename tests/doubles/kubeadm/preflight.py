@@ -280,7 +280,7 @@ def image_pull(init, cluster):
     sock = nr["criSocket"]
     policy = nr.get("imagePullPolicy") or "IfNotPresent"
     serial = nr.get("imagePullSerial") is not False
-    wanted = images.component_images(cluster)
+    wanted = images.component_images(cluster, version.VERSION)
 
     def fn():
         if policy in ("Always", "IfNotPresent"):

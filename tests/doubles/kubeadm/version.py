@@ -43,12 +43,18 @@ def arch():
     return BAKED_ARCH or host_arch()
 
 
-def info():
-    """version.Info fields in Go declaration order."""
-    return [("Major", str(MAJOR)), ("Minor", str(MINOR)), ("EmulationMajor", ""), ("EmulationMinor", ""),
-            ("MinCompatibilityMajor", ""), ("MinCompatibilityMinor", ""), ("GitVersion", VERSION),
-            ("GitCommit", GIT_COMMIT), ("GitTreeState", "clean"), ("BuildDate", BUILD_DATE),
-            ("GoVersion", GO_VERSION), ("Compiler", "gc"), ("Platform", "linux/" + arch())]
+def info(tag=None):
+    """version.Info fields in Go declaration order: of this binary, or of the release ``tag`` (the image a
+    static Pod runs)."""
+    if tag is None or tag == VERSION:
+        ma, mi, ver, commit, built, go = MAJOR, MINOR, VERSION, GIT_COMMIT, BUILD_DATE, GO_VERSION
+    else:
+        ma, mi, _ = parse_tag(tag)
+        ver, commit, built, go = tag, commit_for(tag), build_date_for(tag), go_version_for(tag)
+    return [("Major", str(ma)), ("Minor", str(mi)), ("EmulationMajor", ""), ("EmulationMinor", ""),
+            ("MinCompatibilityMajor", ""), ("MinCompatibilityMinor", ""), ("GitVersion", ver),
+            ("GitCommit", commit), ("GitTreeState", "clean"), ("BuildDate", built),
+            ("GoVersion", go), ("Compiler", "gc"), ("Platform", "linux/" + arch())]
 
 
 def info_go():
@@ -56,19 +62,21 @@ def info_go():
     return "&version.Info{%s}" % ", ".join('%s:%s' % (k, json.dumps(v)) for k, v in info())
 
 
-def info_json():
+def info_json(tag=None):
     """version.Info as JSON (omitempty fields dropped, json tags lowerCamel)."""
     out = {}
-    for k, v in info():
+    for k, v in info(tag):
         if v == "" and k.startswith(("Emulation", "MinCompatibility")):
             continue
         out[k[0].lower() + k[1:]] = v
     return out
 
 
-def server_version_info():
-    """/version of the API server double."""
-    d = info_json()
-    d["emulationMajor"], d["emulationMinor"] = str(MAJOR), str(MINOR)
-    d["minCompatibilityMajor"], d["minCompatibilityMinor"] = str(MAJOR), str(MINOR - 1)
+def server_version_info(tag=None):
+    """/version of the API server double: of the kube-apiserver release ``tag`` (the image tag of its static Pod
+    manifest), or of this binary when there is none."""
+    d = info_json(tag)
+    ma, mi = int(d["major"]), int(d["minor"])
+    d["emulationMajor"], d["emulationMinor"] = str(ma), str(mi)
+    d["minCompatibilityMajor"], d["minCompatibilityMinor"] = str(ma), str(mi - 1)
     return d

@@ -45,7 +45,7 @@ def images_list(args):
     errs = kconfig.validate_init(init, cluster)
     if errs:
         raise Fail(kconfig.aggregate(errs))
-    imgs = images.control_plane_images(cluster)
+    imgs = images.control_plane_images(cluster, version.VERSION)
     if fmt == "text":
         out("\n".join(imgs))
     elif fmt == "json":

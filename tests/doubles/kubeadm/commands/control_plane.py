@@ -5,7 +5,7 @@ from __future__ import annotations
 import ipaddress
 import time
 
-from .. import certs, der, images, kclient, kconfig, kubeconfig, paths, yamlk
+from .. import certs, der, images, kclient, kconfig, kubeconfig, paths, version, yamlk
 from .base import Fail, go_q, out
 from .patches import apply_patches
 from .waits import fmt_secs, wait_http
@@ -190,8 +190,9 @@ def etcd_peer_url(c):
     return host_url("https", c.adv, 2380)
 
 
-def write_etcd_manifest(c, patches_dir=None, initial_cluster=None):
-    """etcd.yaml; initial_cluster = [(name, peerURL)] of a joining member (then --initial-cluster-state=existing)."""
+def write_etcd_manifest(c, patches_dir=None, initial_cluster=None, dest=paths.MANIFESTS_DIR):
+    """etcd.yaml; initial_cluster = [(name, peerURL)] of a joining member (then --initial-cluster-state=existing).
+    dest: the directory to write to (kubeadm upgrade writes the new manifests to a temporary one first)."""
     cl = c.cluster
     local = cl["etcd"]["local"]
     url = host_url("https", c.adv, 2379)
@@ -209,11 +210,11 @@ def write_etcd_manifest(c, patches_dir=None, initial_cluster=None):
         defaults["initial-cluster"] = ",".join("%s=%s" % m for m in initial_cluster)
         defaults["initial-cluster-state"] = "existing"
     cmd = ["etcd"] + merged_args(defaults, local.get("extraArgs"))
-    pod = static_pod("etcd", images.component_images(cl)["etcd"], cmd,
+    pod = static_pod("etcd", images.component_images(cl, version.VERSION)["etcd"], cmd,
                      {"kubeadm.kubernetes.io/etcd.advertise-client-urls": url})
     pod = apply_patches(pod, patches_dir, "etcd")
-    paths.makedirs(paths.MANIFESTS_DIR)
-    paths.write(paths.MANIFESTS_DIR + "/etcd.yaml", yamlk.dump(pod), 0o600)
+    paths.makedirs(dest)
+    paths.write(dest + "/etcd.yaml", yamlk.dump(pod), 0o600)
 
 
 def phase_manifests(c, patches_dir=None):
@@ -223,11 +224,14 @@ def phase_manifests(c, patches_dir=None):
     write_control_plane_manifests(c, patches_dir)
 
 
-def write_control_plane_manifests(c, patches_dir=None):
+def write_control_plane_manifests(c, patches_dir=None, dest=paths.MANIFESTS_DIR, quiet=False):
+    """kube-apiserver.yaml, kube-controller-manager.yaml and kube-scheduler.yaml in dest (quiet: without the
+    [control-plane] lines, as kubeadm upgrade writes them)."""
     cl = c.cluster
-    image = images.component_images(cl)
-    paths.makedirs(paths.MANIFESTS_DIR)
-    out('[control-plane] Using manifest folder "%s"' % paths.MANIFESTS_DIR)
+    image = images.component_images(cl, version.VERSION)
+    paths.makedirs(dest)
+    if not quiet:
+        out('[control-plane] Using manifest folder "%s"' % paths.MANIFESTS_DIR)
     net = cl["networking"]
     dom = net.get("dnsDomain", "cluster.local")
     ext = cl.get("etcd", {}).get("external")
@@ -268,11 +272,12 @@ def write_control_plane_manifests(c, patches_dir=None):
              {"kubeadm.kubernetes.io/kube-apiserver.advertise-address.endpoint": c.local}),
             ("kube-controller-manager", kcm, "controllerManager", None),
             ("kube-scheduler", sched, "scheduler", None)):
-        out('[control-plane] Creating static Pod manifest for "%s"' % name)
+        if not quiet:
+            out('[control-plane] Creating static Pod manifest for "%s"' % name)
         cmd = [name] + merged_args(defaults, (cl.get(key) or {}).get("extraArgs"))
         pod = static_pod(name, image[name], cmd, ann)
         pod = apply_patches(pod, patches_dir, name)
-        paths.write("%s/%s.yaml" % (paths.MANIFESTS_DIR, name), yamlk.dump(pod), 0o600)
+        paths.write("%s/%s.yaml" % (dest, name), yamlk.dump(pod), 0o600)
 
 
 def manifest_flags(name):
