@@ -12,11 +12,56 @@ until timeoutSeconds), POST/PUT/PATCH/DELETE.  PATCH takes merge patches and
 strategic merge patches (list merge keys simplified, see
 strategic_merge_patch); JSON patch and server-side apply are refused with 415.
 
-Resources: CORE_RESOURCES (core/v1) and GROUP_RESOURCES (apps/v1 daemonsets
-and deployments, rbac.authorization.k8s.io/v1, apiextensions.k8s.io/v1
+Resources: CORE_RESOURCES (core/v1) and GROUP_RESOURCES (apps/v1 daemonsets,
+deployments, replicasets and statefulsets, policy/v1 poddisruptionbudgets,
+rbac.authorization.k8s.io/v1, apiextensions.k8s.io/v1
 customresourcedefinitions).  A group resource is stored, reported in Status
 bodies and handed to the authorize/present hooks under its qualified name
 (``daemonsets.apps``), so it never collides with a core one.
+
+PodDisruptionBudgets and evictions (what ``kubectl drain`` uses):
+
+- /api/v1 lists ``pods/eviction`` (group policy, version v1, kind Eviction,
+  verb create): kubectl drain's CheckEvictionSupport finds it there and sends
+  policy/v1 Evictions.  A PDB is validated as ValidatePodDisruptionBudgetSpec
+  does (minAvailable and maxUnavailable not both set, non-negative integers,
+  percentages matching ``[0-9]+%`` and at most 100%, unhealthyPodEvictionPolicy
+  AlwaysAllow or IfHealthyBudget; 422 Invalid with kube-apiserver's message;
+  the %#v of the spec shows placeholder pointers; the selector is not
+  validated).  It is stored with an empty status (as created); metadata.generation
+  grows on spec changes.  No disruption controller runs, so every read computes
+  the status it would keep (pdb_status): pods of the namespace matching
+  spec.selector (null: none, {}: all), currentHealthy = those not terminating
+  and Ready, desiredHealthy from an integer minAvailable (expectedPods = the
+  matching pods) or from a percentage minAvailable / any maxUnavailable scaled,
+  rounded up, on the replicas of the pods' controllers (ReplicaSet, or its
+  Deployment, StatefulSet; expectedPods = their sum), disruptionsAllowed =
+  currentHealthy - desiredHealthy (0 if negative or if expectedPods is 0),
+  observedGeneration and the DisruptionAllowed condition
+  (SufficientPods/InsufficientPods; lastTransitionTime = creationTimestamp).
+  A controller it cannot find, or a kind without a scale subresource, makes it
+  fail safe: disruptionsAllowed 0, condition SyncFailed with the controller's
+  error text, observedGeneration unset.
+- POST pods/<name>/eviction follows kube-apiserver's create handler and
+  EvictionREST.Create (pkg/registry/core/pod/storage/eviction.go): policy/v1 or
+  policy/v1beta1 bodies (another kind/version: 400 "... cannot be handled as a
+  Eviction ..."), 400 for a namespace or name that differs from the URL's, 404
+  for a missing namespace or pod, dryRun from the query or deleteOptions (500
+  Unknown when they differ).  A Pending (or phase-less), Succeeded, Failed or
+  terminating pod is deleted without looking at budgets.  Otherwise: more
+  than one matching PDB is a 500 "This pod has more than one
+  PodDisruptionBudget, ..."; with one, an unready pod is deleted if the PDB
+  says AlwaysAllow or currentHealthy >= desiredHealthy > 0, else a PDB whose
+  observedGeneration lags is a 429 "... is still being processed by the
+  server." (Retry-After 10) and one with disruptionsAllowed 0 a 429
+  TooManyRequests "Cannot evict pod as it would violate the pod's disruption
+  budget." with the DisruptionBudget cause "The disruption budget <pdb> needs
+  <desired> healthy pods and has <current> currently".  deleteOptions
+  preconditions (uid, resourceVersion) give kube-apiserver's 409 Conflicts.
+  The pod is then deleted at once (the on_delete hook applies): no kubelet
+  runs, so there is no graceful termination, no DisruptionTarget condition and
+  no status.disruptedPods entry (the computed status does not need one), and
+  the answer is 201 with the Status ``{"status": "Success", "code": 201}``.
 
 Custom resources: a CustomResourceDefinition (checked and defaulted as
 kube-apiserver does for the fields the double knows, see crd_problems and
@@ -38,6 +83,7 @@ import ssl
 import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Callable, Optional
 from urllib.parse import parse_qs, urlsplit
 
 from common import timestamps, wire
@@ -62,6 +108,11 @@ GROUP_RESOURCES = {
     "apps/v1": {
         "daemonsets": ("DaemonSet", True, "daemonset", ["ds"]),
         "deployments": ("Deployment", True, "deployment", ["deploy"]),
+        "replicasets": ("ReplicaSet", True, "replicaset", ["rs"]),
+        "statefulsets": ("StatefulSet", True, "statefulset", ["sts"]),
+    },
+    "policy/v1": {
+        "poddisruptionbudgets": ("PodDisruptionBudget", True, "poddisruptionbudget", ["pdb"]),
     },
     "rbac.authorization.k8s.io/v1": {
         "clusterrolebindings": ("ClusterRoleBinding", False, "clusterrolebinding", []),
@@ -80,7 +131,14 @@ VERBS = ["create", "delete", "deletecollection", "get", "list", "patch", "update
 STATUS_SUBRESOURCES = ("nodes", "namespaces", "pods", "services")
 # kinds whose metadata.generation the server keeps (1 on create, +1 on a spec change)
 # and whose status it computes (no controller runs: see workload_status)
-WORKLOADS = ("daemonsets.apps", "deployments.apps")
+WORKLOADS = ("daemonsets.apps", "deployments.apps", "replicasets.apps", "statefulsets.apps")
+PDB_KEY = "poddisruptionbudgets.policy"
+# subresources listed in /api/v1 besides <resource>/status, as kube-apiserver lists them (the Eviction is
+# served by policy/v1: kubectl drain's CheckEvictionSupport looks for name, kind, group and version here)
+EXTRA_SUBRESOURCES = {
+    "pods": [{"name": "pods/eviction", "singularName": "", "namespaced": True, "group": "policy", "version": "v1",
+              "kind": "Eviction", "verbs": ["create"]}],
+}
 
 PATCH_JSON = "application/json-patch+json"
 PATCH_MERGE = "application/merge-patch+json"
@@ -259,13 +317,36 @@ def crd_resources(crd):
 
 def workload_defaults(key, obj):
     """The spec defaults kube-apiserver sets on every write of an apps/v1
-    DaemonSet or Deployment (SetDefaults_DaemonSet/_Deployment; the pod
-    template's own defaults are not applied)."""
+    DaemonSet, Deployment, ReplicaSet or StatefulSet (SetDefaults_DaemonSet,
+    _Deployment, _ReplicaSet, _StatefulSet; the pod template's own defaults
+    are not applied)."""
     spec = obj.get("spec")
     if not isinstance(spec, dict):
         spec = obj["spec"] = {}
+    if key == "replicasets.apps":
+        spec.setdefault("replicas", 1)
+        return
     if key == "daemonsets.apps":
         field, rolling = "updateStrategy", {"maxUnavailable": 1, "maxSurge": 0}
+    elif key == "statefulsets.apps":
+        spec.setdefault("podManagementPolicy", "OrderedReady")
+        st = spec.get("updateStrategy")
+        if not isinstance(st, dict):
+            st = spec["updateStrategy"] = {}
+        if not st.get("type"):
+            st["type"] = "RollingUpdate"
+            if not isinstance(st.get("rollingUpdate"), dict):
+                st["rollingUpdate"] = {}
+        if st["type"] == "RollingUpdate" and isinstance(st.get("rollingUpdate"), dict):
+            st["rollingUpdate"].setdefault("partition", 0)
+        spec.setdefault("replicas", 1)
+        spec.setdefault("revisionHistoryLimit", 10)
+        pvc = spec.get("persistentVolumeClaimRetentionPolicy")
+        if not isinstance(pvc, dict):
+            pvc = spec["persistentVolumeClaimRetentionPolicy"] = {}
+        pvc.setdefault("whenDeleted", "Retain")
+        pvc.setdefault("whenScaled", "Retain")
+        return
     else:
         spec.setdefault("replicas", 1)
         field, rolling = "strategy", {"maxUnavailable": "25%", "maxSurge": "25%"}
@@ -292,6 +373,10 @@ def workload_status(key, obj):
     if key == "daemonsets.apps":
         return {"currentNumberScheduled": 0, "desiredNumberScheduled": 0, "numberMisscheduled": 0,
                 "numberReady": 0, "observedGeneration": gen}
+    if key == "replicasets.apps":
+        return {"replicas": 0, "observedGeneration": gen}
+    if key == "statefulsets.apps":
+        return {"observedGeneration": gen, "replicas": 0, "availableReplicas": 0}
     return {"observedGeneration": gen}
 
 
@@ -438,6 +523,268 @@ def field_matcher(sel, resource=None):
             raise SelectorError('field label not supported: %s' % m.group(1))
         reqs.append((FIELD_GETTERS[m.group(1)], m.group(2) != "!=", m.group(3)))
     return lambda o: all((g(o) == v) == eq for g, eq, v in reqs)
+
+
+# --------------------------------------------------------------------------
+# PodDisruptionBudgets (policy/v1) and the pods/eviction subresource
+
+class PDBSyncError(Exception):
+    """Why the disruption controller could not compute a PDB's status (it then fails safe)."""
+
+
+def selector_matcher(sel: object) -> Callable[[dict], bool]:
+    """metav1.LabelSelectorAsSelector as a predicate on a labels dict: a missing (null)
+    selector matches nothing, an empty one everything (policy/v1 semantics).  Raises
+    SelectorError for a selector kube-apiserver could not convert."""
+    if sel is None:
+        return lambda labels: False
+    if not isinstance(sel, dict):
+        raise SelectorError("invalid label selector: %s" % json.dumps(sel))
+    reqs = []
+    for k, v in sorted((sel.get("matchLabels") or {}).items()):
+        reqs.append((k, "In", [str(v)]))
+    for e in sel.get("matchExpressions") or []:
+        e = e if isinstance(e, dict) else {}
+        op, vals = e.get("operator"), list(e.get("values") or [])
+        if op in ("In", "NotIn") and not vals:
+            raise SelectorError("values: Invalid value: []string{}: for 'in', 'notin' operators, "
+                                "values set can't be empty")
+        if op in ("Exists", "DoesNotExist") and vals:
+            raise SelectorError("values: Invalid value: %s: values set must be empty for exists and does not exist"
+                                % json.dumps(vals))
+        if op not in ("In", "NotIn", "Exists", "DoesNotExist"):
+            raise SelectorError('"%s" is not a valid label selector operator' % (op or ""))
+        reqs.append((e.get("key") or "", op, vals))
+
+    def match(labels: dict) -> bool:
+        labels = labels or {}
+        for key, op, vals in reqs:
+            has = key in labels
+            if op == "In" and not (has and labels[key] in vals):
+                return False
+            if op == "NotIn" and has and labels[key] in vals:
+                return False
+            if op == "Exists" and not has:
+                return False
+            if op == "DoesNotExist" and has:
+                return False
+        return True
+    return match
+
+
+def controller_ref(obj: dict) -> Optional[dict]:
+    """metav1.GetControllerOf: the ownerReference with controller: true, or None."""
+    for ref in (obj.get("metadata") or {}).get("ownerReferences") or []:
+        if isinstance(ref, dict) and ref.get("controller") is True:
+            return ref
+    return None
+
+
+def pod_ready(pod: dict) -> bool:
+    """podutil.IsPodReady: the Ready condition is True."""
+    return any(c.get("type") == "Ready" and c.get("status") == "True"
+               for c in (pod.get("status") or {}).get("conditions") or [] if isinstance(c, dict))
+
+
+def scaled_value(value: object, total: int) -> int:
+    """intstr.GetScaledValueFromIntOrPercent(value, total, roundUp=true)."""
+    if isinstance(value, int) and not isinstance(value, bool):
+        return value
+    s = str(value)
+    if not s.endswith("%"):
+        raise PDBSyncError("invalid value for IntOrString: invalid type: string is not a percentage")
+    try:
+        pct = int(s[:-1])
+    except ValueError:
+        raise PDBSyncError('invalid value for IntOrString: invalid value "%s": strconv.Atoi: parsing "%s": '
+                           "invalid syntax" % (s, s[:-1]))
+    return -(-pct * total // 100)
+
+
+def _go_int_or_string(v: object) -> str:
+    """An intstr.IntOrString as Go's %#v prints it (in a field.Invalid message)."""
+    if isinstance(v, int) and not isinstance(v, bool):
+        return "intstr.IntOrString{Type:0, IntVal:%d, StrVal:\"\"}" % v
+    return "intstr.IntOrString{Type:1, IntVal:0, StrVal:%s}" % json.dumps(str(v))
+
+
+_PERCENT = re.compile(r"^[0-9]+%$")
+UNHEALTHY_POLICIES = ("AlwaysAllow", "IfHealthyBudget")
+
+
+def pdb_problems(pdb: dict) -> list:
+    """ValidatePodDisruptionBudgetSpec (pkg/apis/policy/validation) for policy/v1, as
+    [(field, cause reason, message body)]; the label selector is not validated."""
+    spec = pdb.get("spec") if isinstance(pdb.get("spec"), dict) else {}
+    out = []
+    mina, maxu = spec.get("minAvailable"), spec.get("maxUnavailable")
+    if mina is not None and maxu is not None:
+        # Go prints the internal spec with %#v: pointers as addresses (placeholders here)
+        def ptr(v, typ):
+            return "(*%s)(%s)" % (typ, "nil" if v is None else "0xc000000000")
+        body = ("policy.PodDisruptionBudgetSpec{MinAvailable:%s, Selector:%s, MaxUnavailable:%s, "
+                "UnhealthyPodEvictionPolicy:%s}" % (ptr(mina, "intstr.IntOrString"),
+                                                    ptr(spec.get("selector"), "v1.LabelSelector"),
+                                                    ptr(maxu, "intstr.IntOrString"),
+                                                    ptr(spec.get("unhealthyPodEvictionPolicy"),
+                                                        "policy.UnhealthyPodEvictionPolicyType")))
+        out.append(("spec", "FieldValueInvalid",
+                    "Invalid value: %s: minAvailable and maxUnavailable cannot be both set" % body))
+    for name, v in (("minAvailable", mina), ("maxUnavailable", maxu)):
+        if v is None:
+            continue
+        fld = "spec." + name
+        if isinstance(v, int) and not isinstance(v, bool):
+            if v < 0:
+                out.append((fld, "FieldValueInvalid", "Invalid value: %d: must be greater than or equal to 0" % v))
+            continue
+        if not _PERCENT.match(str(v)):
+            out.append((fld, "FieldValueInvalid", "Invalid value: %s: must be a valid percent string (e.g. '1%%', "
+                                                  "or '93%%', regex used for validation is '[0-9]+%%')"
+                        % _go_int_or_string(v)))
+        elif int(str(v)[:-1]) > 100:
+            out.append((fld, "FieldValueInvalid", "Invalid value: %s: must not be greater than 100%%"
+                        % _go_int_or_string(v)))
+    pol = spec.get("unhealthyPodEvictionPolicy")
+    if pol is not None and pol not in UNHEALTHY_POLICIES:
+        out.append(("spec.unhealthyPodEvictionPolicy", "FieldValueNotSupported",
+                    'Unsupported value: "%s": supported values: "AlwaysAllow", "IfHealthyBudget"' % pol))
+    return out
+
+
+def _group_version(api_version: str) -> tuple:
+    """schema.ParseGroupVersion."""
+    parts = (api_version or "").split("/")
+    if len(parts) == 1:
+        return "", parts[0]
+    if len(parts) == 2:
+        return parts[0], parts[1]
+    raise PDBSyncError("unexpected GroupVersion string: %s" % api_version)
+
+
+# the group resources a scale subresource is served for in kube-apiserver (the double serves none)
+SCALABLE = ("deployments.apps", "replicasets.apps", "statefulsets.apps")
+
+
+def _controller_scale(store, served: dict, ref: dict, ns: str) -> Optional[tuple]:
+    """The disruption controller's finders (pkg/controller/disruption/disruption.go) for one
+    controllerRef: (controller uid, replicas), None when no controller with that uid exists,
+    or PDBSyncError.  A ReplicaSet under a Deployment counts the Deployment's replicas."""
+    group, version = _group_version(ref.get("apiVersion") or "")
+    kind, name, uid = ref.get("kind"), ref.get("name") or "", ref.get("uid")
+    if kind == "ReplicaSet" and group in ("apps", "extensions"):
+        rs = store.get("replicasets.apps", name, ns)
+        if rs is not None and rs["metadata"].get("uid") == uid:
+            owner = controller_ref(rs)
+            if owner is not None and owner.get("kind") == "Deployment":
+                if _group_version(owner.get("apiVersion") or "")[0] in ("apps", "extensions"):
+                    dep = store.get("deployments.apps", owner.get("name") or "", ns)
+                    if dep is not None and dep["metadata"].get("uid") == owner.get("uid"):
+                        return dep["metadata"]["uid"], int((dep.get("spec") or {}).get("replicas", 1))
+            else:
+                return uid, int((rs.get("spec") or {}).get("replicas", 1))
+    if kind == "StatefulSet" and group == "apps":
+        ss = store.get("statefulsets.apps", name, ns)
+        if ss is not None and ss["metadata"].get("uid") == uid:
+            return uid, int((ss.get("spec") or {}).get("replicas", 1))
+    # getScaleController: the REST mapping, then GET <resource>/<name>/scale
+    res = next((r for r in (served.get((group, version)) or {}).values() if r.kind == kind), None)
+    if res is None:
+        raise PDBSyncError('no matches for kind "%s" in version "%s"'
+                           % (kind, "%s/%s" % (group, version) if group else version))
+    if res.key not in SCALABLE:
+        raise PDBSyncError("%s does not implement the scale subresource" % res.key)
+    obj = store.get(res.key, name, ns if res.namespaced else "")
+    if obj is None or obj["metadata"].get("uid") != uid:
+        return None
+    return uid, int((obj.get("spec") or {}).get("replicas", 1))
+
+
+def _expected_scale(store, served: dict, pods: list) -> int:
+    """getExpectedScale: the sum of the replicas of the pods' controllers (pods without a
+    controller are left out, a controller that cannot be found is an error)."""
+    scales = {}
+    for pod in pods:
+        ref = controller_ref(pod)
+        if ref is None or ref.get("uid") in scales:
+            continue
+        found = _controller_scale(store, served, ref, pod["metadata"].get("namespace", ""))
+        if found is None:
+            raise PDBSyncError('found no controllers for pod "%s"' % pod["metadata"].get("name", ""))
+        scales[found[0]] = found[1]
+    return sum(scales.values())
+
+
+def _pdb_condition(ok: bool, gen: int, when: str, reason: str = "", message: str = "") -> dict:
+    cond = {"type": "DisruptionAllowed", "status": "True" if ok else "False"}
+    if gen:
+        cond["observedGeneration"] = gen
+    cond.update({"lastTransitionTime": when,
+                 "reason": reason or ("SufficientPods" if ok else "InsufficientPods"), "message": message})
+    return cond
+
+
+def pdb_status(store, served: dict, pdb: dict) -> dict:
+    """The status the disruption controller (pkg/controller/disruption/disruption.go) would
+    keep on ``pdb`` now.  Pods are those of the PDB's namespace that match spec.selector;
+    healthy means not being deleted and Ready.  desiredHealthy: an integer minAvailable
+    as is (expectedPods = the matching pods); a percentage minAvailable or any
+    maxUnavailable is scaled (rounded up) on the sum of the replicas of the pods'
+    controllers (expectedPods), maxUnavailable giving expectedPods - it.
+    disruptionsAllowed = currentHealthy - desiredHealthy, 0 when negative or when
+    expectedPods is 0.  When the controller cannot compute it (a controller that
+    cannot be found, a kind without scale), it fails safe: disruptionsAllowed 0 and
+    DisruptionAllowed False/SyncFailed, the rest as last written (never synced here).
+    lastTransitionTime is the PDB's creationTimestamp (the double keeps no history)."""
+    md = pdb.get("metadata") or {}
+    spec = pdb.get("spec") if isinstance(pdb.get("spec"), dict) else {}
+    gen = md.get("generation", 1)
+    when = md.get("creationTimestamp") or now_rfc3339()
+    try:
+        match = selector_matcher(spec.get("selector"))
+        pods = [p for p in store.list("pods", md.get("namespace", "")) if match(p["metadata"].get("labels"))]
+        mina, maxu = spec.get("minAvailable"), spec.get("maxUnavailable")
+        expected = desired = 0
+        if maxu is not None:
+            expected = _expected_scale(store, served, pods)
+            desired = max(0, expected - scaled_value(maxu, expected))
+        elif mina is not None:
+            if isinstance(mina, int) and not isinstance(mina, bool):
+                desired, expected = mina, len(pods)
+            else:
+                expected = _expected_scale(store, served, pods)
+                desired = scaled_value(mina, expected)
+    except (PDBSyncError, SelectorError, ValueError, TypeError) as e:
+        st = {k: v for k, v in (pdb.get("status") or {}).items() if k != "conditions"}
+        for k in ("disruptionsAllowed", "currentHealthy", "desiredHealthy", "expectedPods"):
+            st.setdefault(k, 0)
+        st["disruptionsAllowed"] = 0
+        st["conditions"] = [_pdb_condition(False, st.get("observedGeneration", 0), when, "SyncFailed", str(e))]
+        return st
+    healthy = sum(1 for p in pods if not p["metadata"].get("deletionTimestamp") and pod_ready(p))
+    allowed = healthy - desired if expected > 0 and healthy > desired else 0
+    return {"observedGeneration": gen, "disruptionsAllowed": allowed, "currentHealthy": healthy,
+            "desiredHealthy": desired, "expectedPods": expected,
+            "conditions": [_pdb_condition(allowed > 0, gen, when)]}
+
+
+def pdbs_for_pod(store, pod: dict) -> list:
+    """The eviction subresource's getPodDisruptionBudgets: the PDBs of the pod's namespace
+    whose selector matches its labels (an invalid selector matches nothing)."""
+    out = []
+    for pdb in store.list(PDB_KEY, pod["metadata"].get("namespace", "")):
+        try:
+            match = selector_matcher((pdb.get("spec") or {}).get("selector"))
+        except SelectorError:
+            continue
+        if match(pod["metadata"].get("labels")):
+            out.append(pdb)
+    return out
+
+
+EVICTION_VERSIONS = ("policy/v1", "policy/v1beta1")
+DISRUPTION_BUDGET_MSG = "Cannot evict pod as it would violate the pod's disruption budget."
+MULTIPLE_PDBS_MSG = "This pod has more than one PodDisruptionBudget, which the eviction subresource does not support."
 
 
 def merge_patch(target, patch):
@@ -667,6 +1014,25 @@ def _binding_row(o):
             names("User"), names("Group"), sas]
 
 
+def _rs_row(o: dict) -> list:
+    st = o.get("status", {})
+    return [o["metadata"]["name"], o.get("spec", {}).get("replicas", 1), st.get("replicas", 0),
+            st.get("readyReplicas", 0), _age(o)] + _pod_template_cells(o)
+
+
+def _sts_row(o: dict) -> list:
+    want = o.get("spec", {}).get("replicas", 1)
+    return [o["metadata"]["name"], "%d/%d" % (o.get("status", {}).get("readyReplicas", 0), want),
+            _age(o)] + _pod_template_cells(o)[:2]
+
+
+def _pdb_row(o: dict) -> list:
+    spec = o.get("spec", {})
+    return [o["metadata"]["name"], "N/A" if spec.get("minAvailable") is None else str(spec["minAvailable"]),
+            "N/A" if spec.get("maxUnavailable") is None else str(spec["maxUnavailable"]),
+            o.get("status", {}).get("disruptionsAllowed", 0), _age(o)]
+
+
 _POD_TEMPLATE_COLS = [_col("Containers", prio=1), _col("Images", prio=1), _col("Selector", prio=1)]
 _BINDING_TABLE = ([_col("Name", fmt="name"), _col("Role"), _col("Age"), _col("Users", prio=1),
                    _col("Groups", prio=1), _col("ServiceAccounts", prio=1)], _binding_row)
@@ -678,6 +1044,11 @@ TABLES.update({
                          _col("Node Selector"), _col("Age")] + _POD_TEMPLATE_COLS, _ds_row),
     "deployments.apps": ([_col("Name", fmt="name"), _col("Ready"), _col("Up-to-date", "integer"),
                           _col("Available", "integer"), _col("Age")] + _POD_TEMPLATE_COLS, _deploy_row),
+    "replicasets.apps": ([_col("Name", fmt="name"), _col("Desired", "integer"), _col("Current", "integer"),
+                          _col("Ready", "integer"), _col("Age")] + _POD_TEMPLATE_COLS, _rs_row),
+    "statefulsets.apps": ([_col("Name", fmt="name"), _col("Ready"), _col("Age")] + _POD_TEMPLATE_COLS[:2], _sts_row),
+    PDB_KEY: ([_col("Name", fmt="name"), _col("Min Available"), _col("Max Unavailable"),
+               _col("Allowed Disruptions", "integer"), _col("Age")], _pdb_row),
     "clusterroles.rbac.authorization.k8s.io": _ROLE_TABLE,
     "roles.rbac.authorization.k8s.io": _ROLE_TABLE,
     "clusterrolebindings.rbac.authorization.k8s.io": _BINDING_TABLE,
@@ -782,6 +1153,8 @@ class APIServer:
         res = []
         for r in (served or RESOURCES)[(group, version)].values():
             res.append(r.discovery())
+            if not group:
+                res.extend(copy.deepcopy(EXTRA_SUBRESOURCES.get(r.name, [])))
             if r.status_subresource:
                 res.append({"name": r.name + "/status", "singularName": "", "namespaced": r.namespaced,
                             "kind": r.kind, "verbs": ["get", "patch", "update"]})
@@ -1020,7 +1393,8 @@ class _Handler(BaseHTTPRequestHandler):
         res = served[(group, version)][rest[0]]
         name = rest[1] if len(rest) > 1 else None
         sub = rest[2] if len(rest) > 2 else None
-        if sub is not None and not (sub == "status" and res.status_subresource):
+        evict = sub == "eviction" and res.key == "pods"
+        if sub is not None and not (sub == "status" and res.status_subresource) and not evict:
             return self.send_status(page_notfound)
         if ns is not None and not res.namespaced:
             return self.send_status(page_notfound)
@@ -1028,7 +1402,7 @@ class _Handler(BaseHTTPRequestHandler):
             return self.send_status(page_notfound)
         key_ns = ns or ""
         if ns is not None and res.key != "namespaces" and api.store.get("namespaces", ns) is None \
-                and self.command in ("POST",):
+                and self.command in ("POST",) and not evict:
             return self.send_status(status(404, "NotFound", 'namespaces "%s" not found' % ns,
                                            {"name": ns, "kind": "namespaces"}))
         m = self.command
@@ -1044,6 +1418,11 @@ class _Handler(BaseHTTPRequestHandler):
             msg = api.authorize(self.user, verb, res.key, target, ns)
             if msg:
                 return self.send_status(status(403, "Forbidden", msg, res.details(target or "")))
+        if evict:
+            if m != "POST":
+                return self.send_status(status(405, "MethodNotAllowed",
+                                               "the server does not allow this method on the requested resource"))
+            return self._evict(ns, name)
         if name is None:
             if m in ("GET", "HEAD"):
                 return self._list(res, ns)
@@ -1144,6 +1523,107 @@ class _Handler(BaseHTTPRequestHandler):
             return self.send_body(200, self._with_type(new, res))
         return self.send_status(status(405, "MethodNotAllowed", "the server does not allow this method on the requested resource"))
 
+    def _evict(self, ns: str, name: str) -> None:
+        """POST pods/<name>/eviction, as kube-apiserver's create handler and EvictionREST.Create
+        (pkg/registry/core/pod/storage/eviction.go) answer it; see the module docstring."""
+        api = self.server_api
+        store = api.store
+        body = self.read_json()
+        if body is Ellipsis:
+            return
+        if not isinstance(body, dict):
+            return self.send_status(status(400, "BadRequest", "the object provided is unrecognized (must be of type "
+                                                              "Eviction): couldn't get version/kind; json parse "
+                                                              "error: the body is not a JSON object"))
+        # the decoder: policy/v1 by default, policy/v1beta1 accepted (EvictionREST.AcceptsGroupVersion)
+        av, kind = body.get("apiVersion") or "policy/v1", body.get("kind") or "Eviction"
+        if av not in EVICTION_VERSIONS or kind != "Eviction":
+            return self.send_status(status(400, "BadRequest", '%s in version "%s" cannot be handled as a Eviction: '
+                                                              'no kind "%s" is registered for version "%s" in scheme '
+                                                              '"pkg/api/legacyscheme/scheme.go:30"'
+                                           % (kind, av.split("/")[-1], kind, av)))
+        md = body.get("metadata") if isinstance(body.get("metadata"), dict) else {}
+        if md.get("namespace") and md["namespace"] != ns:
+            return self.send_status(status(400, "BadRequest", "the namespace of the provided object does not match "
+                                                              "the namespace sent on the request"))
+        if store.get("namespaces", ns) is None:  # the NamespaceLifecycle admission plugin
+            return self.send_status(status(404, "NotFound", 'namespaces "%s" not found' % ns,
+                                           {"name": ns, "kind": "namespaces"}))
+        if md.get("name") != name:
+            return self.send_status(status(400, "BadRequest", "name in URL does not match name in Eviction object"))
+        opts = body.get("deleteOptions") if isinstance(body.get("deleteOptions"), dict) else {}
+        query_dry = self._dry_run()
+        if query_dry is Ellipsis:
+            return
+        body_dry = [str(v) for v in opts.get("dryRun") or []]
+        if query_dry and body_dry and body_dry != ["All"]:
+            # propagateDryRun: a plain error, which kube-apiserver answers as a 500 of reason Unknown
+            return self.send_status(status(500, "Unknown", "Non-matching dry-run options in request and content: "
+                                                           "[All] and [%s]" % " ".join(body_dry)))
+        dry = bool(query_dry or body_dry)
+        pod = store.get("pods", name, ns)
+        if pod is None:
+            return self.send_status(status(404, "NotFound", 'pods "%s" not found' % name,
+                                           {"name": name, "kind": "pods"}))
+        pmd = pod["metadata"]
+        phase = (pod.get("status") or {}).get("phase") or "Pending"  # kube-apiserver sets Pending at creation
+        # canIgnorePDB: a terminal, pending or terminating pod is deleted without looking at budgets
+        if phase not in ("Succeeded", "Failed", "Pending") and not pmd.get("deletionTimestamp"):
+            pdbs = pdbs_for_pod(store, pod)
+            if len(pdbs) > 1:
+                return self.send_body(500, {"kind": "Status", "apiVersion": "v1", "metadata": {},
+                                            "status": "Failure", "message": MULTIPLE_PDBS_MSG, "code": 500})
+            if pdbs:
+                pdb = pdbs[0]
+                pdb_name = pdb["metadata"]["name"]
+                st = pdb_status(store, api.served(), pdb)
+                policy = (pdb.get("spec") or {}).get("unhealthyPodEvictionPolicy")
+                unready_ok = not pod_ready(pod) and (policy == "AlwaysAllow" or (
+                    st["currentHealthy"] >= st["desiredHealthy"] > 0))
+                if not unready_ok:
+                    if st.get("observedGeneration", 0) < pdb["metadata"].get("generation", 1):
+                        return self.send_body(
+                            429, status(429, "TooManyRequests", DISRUPTION_BUDGET_MSG,
+                                        {"causes": [{"reason": "DisruptionBudget",
+                                                     "message": "The disruption budget %s is still being processed "
+                                                                "by the server." % pdb_name}],
+                                         "retryAfterSeconds": 10}), headers={"Retry-After": "10"})
+                    if st["disruptionsAllowed"] == 0:
+                        return self.send_status(status(
+                            429, "TooManyRequests", DISRUPTION_BUDGET_MSG,
+                            {"causes": [{"reason": "DisruptionBudget",
+                                         "message": "The disruption budget %s needs %d healthy pods and has %d "
+                                                    "currently" % (pdb_name, st["desiredHealthy"],
+                                                                   st["currentHealthy"])}]}))
+                    # the decrement (status.disruptedPods) would be written here; the pod goes at once, so the
+                    # computed status needs no record of it
+        pre = opts.get("preconditions") if isinstance(opts.get("preconditions"), dict) else {}
+        for field, label, have in (("uid", "UID", pmd.get("uid")), ("resourceVersion", "ResourceVersion",
+                                                                     pmd.get("resourceVersion"))):
+            want = pre.get(field)
+            if want and str(want) != have:
+                if dry:  # the store's precondition check (no DisruptionTarget update on a dry run)
+                    msg = ('Operation cannot be fulfilled on pods "%s": StorageError: invalid object, Code: 4, '
+                           "Key: /registry/pods/%s/%s, ResourceVersion: 0, AdditionalErrorMsg: Precondition "
+                           "failed: %s in precondition: %s, %s in object meta: %s"
+                           % (name, ns, name, label, want, label, have))
+                    return self.send_status(status(409, "Conflict", msg, {"name": name, "kind": "pods"}))
+                msg = ('Operation cannot be fulfilled on Pod "%s": the %s in the precondition (%s) does not match '
+                       "the %s in record (%s). The object might have been %s"
+                       % (name, label, want, label, have,
+                          "deleted and then recreated" if field == "uid" else "modified"))
+                return self.send_status(status(409, "Conflict", msg, {"name": name, "kind": "Pod"}))
+        if not dry:
+            # the DisruptionTarget condition and graceful termination are skipped: no kubelet runs, the pod goes now
+            def delete():
+                store.delete("pods", name, ns)
+            if api.on_delete is not None:
+                api.on_delete("pods", copy.deepcopy(pod), delete)
+            else:
+                delete()
+        return self.send_body(201, {"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Success",
+                                    "code": 201})
+
     def _dry_run(self):
         """True for dryRun=All, False without it; Ellipsis after answering 400 to another value."""
         value = self.query.get("dryRun")
@@ -1192,9 +1672,22 @@ class _Handler(BaseHTTPRequestHandler):
                                                  else "[%s]" % ", ".join(causes)),
                               dict(res.details(name), causes=[{"message": c} for c in causes]))
             crd_admit(new, old)
+        if res.key == PDB_KEY:
+            causes = pdb_problems(new)
+            if causes:
+                name = md.get("name") or ""
+                msgs = ["%s: %s" % (f, m) for f, _, m in causes]
+                return status(422, "Invalid", 'PodDisruptionBudget.policy "%s" is invalid: %s'
+                                              % (name, msgs[0] if len(msgs) == 1 else "[%s]" % ", ".join(msgs)),
+                              {"name": name, "group": "policy", "kind": "PodDisruptionBudget",
+                               "causes": [{"reason": r, "message": m, "field": f} for f, r, m in causes]})
+            # the registry strategy: an empty status on create, the stored one kept on update (the
+            # disruption controller's status is computed when the PDB is read, see pdb_status)
+            new["status"] = copy.deepcopy(old.get("status")) if old is not None and "status" in old else {
+                "disruptionsAllowed": 0, "currentHealthy": 0, "desiredHealthy": 0, "expectedPods": 0}
         if res.key in WORKLOADS:
             workload_defaults(res.key, new)
-        if res.key in WORKLOADS or res.key == CRD_KEY or res.custom:
+        if res.key in WORKLOADS or res.key in (CRD_KEY, PDB_KEY) or res.custom:
             if old is None:
                 gen = 1
             else:
@@ -1223,6 +1716,10 @@ class _Handler(BaseHTTPRequestHandler):
             store.delete(key, o["metadata"]["name"], o["metadata"].get("namespace", ""))
 
     def _present(self, resource, obj):
+        if resource == PDB_KEY:
+            # no disruption controller runs: its status is computed on every read
+            api = self.server_api
+            obj = dict(obj, status=pdb_status(api.store, api.served(), obj))
         fn = self.server_api.present
         return fn(resource, obj) if fn else obj
 

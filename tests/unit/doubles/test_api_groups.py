@@ -179,13 +179,13 @@ def test_kubectl_discovers_apps_and_rbac(api):
     assert rows["roles"][1:] == ["rbac.authorization.k8s.io/v1", "true", "Role"]
     assert rows["rolebindings"][1:] == ["rbac.authorization.k8s.io/v1", "true", "RoleBinding"]
     assert rows["configmaps"][1:] == ["cm", "v1", "true", "ConfigMap"]  # core unchanged
-    assert kubectl(api, "api-versions").stdout.split() == ["apiextensions.k8s.io/v1", "apps/v1",
+    assert kubectl(api, "api-versions").stdout.split() == ["apiextensions.k8s.io/v1", "apps/v1", "policy/v1",
                                                            "rbac.authorization.k8s.io/v1", "v1"]
     # the documents themselves, like kube-apiserver's legacy discovery
     groups = json.loads(kubectl(api, "get", "--raw", "/apis").stdout)
     assert groups["kind"] == "APIGroupList"
     assert [(g["name"], g["preferredVersion"]["groupVersion"]) for g in groups["groups"]] == [
-        ("apps", "apps/v1"), ("rbac.authorization.k8s.io", "rbac.authorization.k8s.io/v1"),
+        ("apps", "apps/v1"), ("policy", "policy/v1"), ("rbac.authorization.k8s.io", "rbac.authorization.k8s.io/v1"),
         ("apiextensions.k8s.io", "apiextensions.k8s.io/v1")]
     group = json.loads(kubectl(api, "get", "--raw", "/apis/apps").stdout)
     assert group["kind"] == "APIGroup" and group["versions"] == [{"groupVersion": "apps/v1", "version": "v1"}]
