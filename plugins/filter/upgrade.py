@@ -12,7 +12,8 @@ from __future__ import annotations
 import typing as t
 
 from ansible_collections.kubeforge.cluster.plugins.plugin_utils.filter_errors import as_filter
-from ansible_collections.kubeforge.cluster.plugins.plugin_utils.upgrade import UpgradeError, minors_to_resolve, plan_upgrade
+from ansible_collections.kubeforge.cluster.plugins.plugin_utils.upgrade import (
+    UpgradeError, batch_size, minors_to_resolve, plan_upgrade, suc_plans)
 
 
 class FilterModule:
@@ -23,4 +24,6 @@ class FilterModule:
         return {
             'upgrade_plan': as_filter(plan_upgrade, errors),
             'upgrade_minors': as_filter(minors_to_resolve, errors),
+            'upgrade_batch_size': as_filter(batch_size, errors),
+            'upgrade_suc_plans': as_filter(suc_plans, errors),
         }

@@ -195,6 +195,61 @@ def batch_problem(value: Any) -> str:
     return ""
 
 
+def batch_size(value: Any, agents: int) -> int:
+    """How many agents of ``agents`` a batch of ``upgrade_agent_batch`` takes: the count, or the share rounded up
+    (20% of 8 agents is 2), at least one and at most all of them."""
+    problem = batch_problem(value)
+    if problem:
+        raise UpgradeError(problem)
+    match = _BATCH.match(str(value).strip())
+    number = int(match.group(1))  # type: ignore[union-attr]
+    size = -(-number * agents // 100) if match.group(2) else number  # type: ignore[union-attr]
+    return max(1, min(size, agents)) if agents > 0 else max(1, size)
+
+
+# The labels the system-upgrade-controller's Plans select on, and the K3s upgrade image's prepare step.
+_SUC_CONTROL_PLANE = "node-role.kubernetes.io/control-plane"
+
+
+def suc_plans(cluster: dict[str, Any], version: str, batch: Any, drain: bool, drain_timeout: int,
+              grace_period: int, image: str, namespace: str) -> list[dict[str, Any]]:
+    """The two ``upgrade.cattle.io/v1`` Plans that have K3s's system-upgrade-controller move a cluster to
+    ``version``: the servers one at a time (cordoned, as their taints may keep workloads away), then the agents in
+    batches of ``batch``, each waiting for the servers' Plan through the upgrade image's ``prepare`` step, drained
+    with the upgrade's drain settings (or only cordoned). Both select the cluster's Nodes by role; the plan's
+    servers and agents name them."""
+    if cluster.get("distribution") != "k3s":
+        raise UpgradeError("the system-upgrade-controller moves K3s nodes only (cluster %r is %s)"
+                           % (cluster.get("name"), cluster.get("distribution")))
+    if not parse(version):
+        raise UpgradeError("%r is not a K3s version" % (version,))
+    name = str(cluster.get("name"))
+    server_plan = "kubeforge-%s-server" % name
+    labels = {"app.kubernetes.io/managed-by": "kubeforge", "kubeforge.io/cluster-name": name}
+
+    def plan(role: str, concurrency: int, selector: dict[str, Any]) -> dict[str, Any]:
+        spec: dict[str, Any] = {"concurrency": concurrency, "version": version, "serviceAccountName": "system-upgrade",
+                                "nodeSelector": {"matchExpressions": [selector]},
+                                "upgrade": {"image": image}}
+        if role == "server" or not drain:
+            spec["cordon"] = True
+        else:
+            spec["drain"] = {"ignoreDaemonSets": True, "deleteEmptydirData": True, "timeout": "%ds" % drain_timeout}
+            if grace_period >= 0:
+                spec["drain"]["gracePeriod"] = grace_period
+        if role == "server":
+            spec["tolerations"] = [{"operator": "Exists"}]
+        else:
+            spec["prepare"] = {"image": image, "args": ["prepare", server_plan]}
+        return {"apiVersion": "upgrade.cattle.io/v1", "kind": "Plan",
+                "metadata": {"name": "kubeforge-%s-%s" % (name, role), "namespace": namespace, "labels": labels},
+                "spec": spec}
+
+    agents = len(cluster.get("agents") or []) + len(cluster.get("agents_left_out") or [])
+    return [plan("server", 1, {"key": _SUC_CONTROL_PLANE, "operator": "In", "values": ["true"]}),
+            plan("agent", batch_size(batch, agents), {"key": _SUC_CONTROL_PLANE, "operator": "DoesNotExist"})]
+
+
 def node_needs(node_version: str, binary_version: str, hop: str) -> bool:
     """Whether a node still has to move to ``hop``: its kubelet or its binary is older than it (or unknown)."""
     for seen in (node_version, binary_version):
@@ -295,17 +350,22 @@ def plan_upgrade(cluster: dict[str, Any], items: list[dict[str, Any]], newest: d
     found = batch_problem(batch)
     if found:
         problems.append(found)
-    problems += node_problems(name, nodes, str(cluster.get("datastore") or ""))
-    # A node whose binary is newer than what its Node reports stopped half-way through its own upgrade.
+    kubeadm = cluster.get("distribution") == "kubeadm"
+    # kubeadm's control planes run a stacked etcd member each.
+    problems += node_problems(name, nodes, "etcd" if kubeadm else str(cluster.get("datastore") or ""))
+    # A node whose binary (a kubeadm control plane: its API server) is newer than what its Node reports stopped
+    # half-way through its own upgrade.
     halfway = sorted(h for h, (node, binary) in versions.items()
                      if parse(node) and parse(binary) and _key(binary) > _key(node))
     if halfway and any(not n.get("ready") for n in nodes):
-        problems.append("cluster '%s': %s %s a newer k3s binary than %s Node reports: %s upgrade stopped half-way. "
-                        "Read its journal (journalctl -u k3s or k3s-agent), fix the cause and start K3s there; the "
-                        "upgrade then goes on from it." % (name, ", ".join(halfway),
-                                                           "has" if len(halfway) == 1 else "have",
-                                                           "its" if len(halfway) == 1 else "their",
-                                                           "its" if len(halfway) == 1 else "their"))
+        one = len(halfway) == 1
+        problems.append("cluster '%s': %s %s %s than %s Node reports: %s upgrade stopped half-way. Read %s journal "
+                        "(%s), fix the cause and start %s there; the upgrade then goes on from %s."
+                        % (name, ", ".join(halfway), "runs" if one else "run",
+                           "a newer API server or kubelet" if kubeadm else "a newer k3s binary",
+                           "its" if one else "their", "its" if one else "their", "its" if one else "their",
+                           "journalctl -u kubelet" if kubeadm else "journalctl -u k3s or k3s-agent",
+                           "the kubelet" if kubeadm else "K3s", "it" if one else "them"))
     oldest = _oldest(cluster, nodes)
     path: list[str] = []
     if not oldest:
@@ -331,7 +391,8 @@ def plan_upgrade(cluster: dict[str, Any], items: list[dict[str, Any]], newest: d
                      or (left.get(h) and i == len(path) - 1 and left[h] not in path)]
               for kind in ("servers", "agents")}
              for i, hop in enumerate([] if problems else path)]
-    snapshot = cluster.get("datastore") == "etcd" and any(step["servers"] for step in steps)
+    # K3s's embedded etcd (kubeadm upgrade apply keeps its own copy of the etcd data under /etc/kubernetes/tmp).
+    snapshot = not kubeadm and cluster.get("datastore") == "etcd" and any(step["servers"] for step in steps)
     description = describe(name, oldest, [] if problems else path, list(cluster.get("servers", [])),
                            list(cluster.get("agents", [])), batch, snapshot)
     if left and steps:

@@ -8,6 +8,7 @@ from ansible_collections.kubeforge.cluster.plugins.plugin_utils.upgrade import (
     UpgradeError,
     api_nodes,
     batch_problem,
+    batch_size,
     describe,
     hops,
     intermediate_minors,
@@ -18,6 +19,7 @@ from ansible_collections.kubeforge.cluster.plugins.plugin_utils.upgrade import (
     node_problems,
     parse,
     plan_upgrade,
+    suc_plans,
     version_in,
 )
 
@@ -261,8 +263,40 @@ def test_a_node_that_stopped_half_way_is_named_with_the_fix() -> None:
     plan = plan_upgrade(k3s_cluster(running_versions=running), nodes, {}, False, 1)
     text = " ".join(plan["problems"])
     assert "Nodes s1 are not Ready" in text
-    assert "s1 has a newer k3s binary than its Node reports: its upgrade stopped half-way" in text
+    assert "s1 runs a newer k3s binary than its Node reports: its upgrade stopped half-way" in text
+    assert "journalctl -u k3s or k3s-agent" in text and "start K3s there" in text
     assert plan["steps"] == []
+
+
+def kubeadm_cluster(**extra: Any) -> dict[str, Any]:
+    # A kubeadm cluster's plan: its datastore setting means nothing (the control planes run stacked etcd members).
+    settings: dict[str, Any] = {"distribution": "kubeadm", "datastore": "sqlite", "k3s_version": "",
+                                "kubernetes_version": "v1.35.2",
+                                "running_versions": {h: "v1.34.3" for h in ("s1", "s2", "s3", "a1")}}
+    return k3s_cluster(**dict(settings, **extra))
+
+
+def test_a_kubeadm_upgrade_takes_no_k3s_snapshot_and_keeps_etcd_quorum() -> None:
+    plan = plan_upgrade(kubeadm_cluster(), items("v1.34.3"), {}, False, 1)
+    assert plan["problems"] == [] and plan["hops"] == ["v1.35.2"] and plan["snapshot"] is False
+    assert plan["steps"] == [{"servers": ["s1", "s2", "s3"], "agents": ["a1"]}]
+    nodes = items("v1.34.3")
+    nodes[1] = item("s2", "v1.34.3", ready=False)
+    refused = plan_upgrade(kubeadm_cluster(), nodes, {}, False, 1)
+    assert any("etcd would lose quorum" in p for p in refused["problems"])
+
+
+def test_a_kubeadm_control_plane_whose_api_server_moved_before_its_kubelet() -> None:
+    # s1's static Pods run v1.35.2 (kubeadm upgrade apply ran), its kubelet still v1.34.3: the step is not done.
+    running = {"s1": "v1.35.2", "s2": "v1.34.3", "s3": "v1.34.3", "a1": "v1.34.3"}
+    plan = plan_upgrade(kubeadm_cluster(running_versions=running), items("v1.34.3"), {}, False, 1)
+    assert plan["problems"] == [] and plan["steps"][0]["servers"] == ["s1", "s2", "s3"]
+    nodes = items("v1.34.3")
+    nodes[0] = item("s1", "v1.34.3", ready=False)
+    stopped = plan_upgrade(kubeadm_cluster(running_versions=running), nodes, {}, False, 1)
+    text = " ".join(stopped["problems"])
+    assert "s1 runs a newer API server or kubelet than its Node reports" in text
+    assert "journalctl -u kubelet" in text and "start the kubelet there" in text
 
 
 def annotated(node: dict[str, Any], version: str) -> dict[str, Any]:
@@ -292,3 +326,39 @@ def test_a_node_left_cordoned_half_way_through_the_hops_finishes_in_its_hop() ->
     nodes[1] = annotated(item("s2", "v1.34.2+k3s1"), "v1.34.1+k3s1")
     other = plan_upgrade(k3s_cluster(running_versions=running), nodes, {"v1.34": "v1.34.2+k3s1"}, True, 1)
     assert other["steps"][0]["servers"] == ["s3"] and "s2" in other["steps"][1]["servers"]
+
+
+def test_a_batch_share_rounds_up_and_stays_within_the_agents() -> None:
+    assert batch_size("20%", 8) == 2 and batch_size("20%", 2) == 1 and batch_size("20%", 10) == 2
+    assert batch_size("100%", 3) == 3 and batch_size(5, 3) == 3 and batch_size("2", 8) == 2
+    assert batch_size("20%", 0) == 1
+    with pytest.raises(UpgradeError, match="upgrade_agent_batch is '0%'"):
+        batch_size("0%", 8)
+
+
+def test_the_controller_plans_follow_the_upgrade_settings() -> None:
+    cluster = k3s_cluster(agents=["a1", "a2", "a3", "a4", "a5", "a6"], agents_left_out=[])
+    server, agent = suc_plans(cluster, "v1.35.1+k3s1", "50%", True, 120, 30, "rancher/k3s-upgrade", "system-upgrade")
+    assert server["apiVersion"] == "upgrade.cattle.io/v1" and server["kind"] == "Plan"
+    assert server["metadata"]["name"] == "kubeforge-edge-server" and server["metadata"]["namespace"] == "system-upgrade"
+    assert server["spec"]["concurrency"] == 1 and server["spec"]["cordon"] is True and "drain" not in server["spec"]
+    assert server["spec"]["nodeSelector"]["matchExpressions"] == [
+        {"key": "node-role.kubernetes.io/control-plane", "operator": "In", "values": ["true"]}]
+    assert server["spec"]["version"] == agent["spec"]["version"] == "v1.35.1+k3s1"
+    assert server["spec"]["serviceAccountName"] == "system-upgrade"
+    assert agent["spec"]["concurrency"] == 3
+    assert agent["spec"]["prepare"] == {"image": "rancher/k3s-upgrade", "args": ["prepare", "kubeforge-edge-server"]}
+    assert agent["spec"]["drain"] == {"ignoreDaemonSets": True, "deleteEmptydirData": True, "timeout": "120s",
+                                      "gracePeriod": 30}
+    assert agent["spec"]["nodeSelector"]["matchExpressions"] == [
+        {"key": "node-role.kubernetes.io/control-plane", "operator": "DoesNotExist"}]
+    # Without the drain the agents are only cordoned; a grace period of -1 leaves the pods' own.
+    _, cordoned = suc_plans(cluster, "v1.35.1+k3s1", 1, False, 120, -1, "mirror/k3s-upgrade", "suc")
+    assert cordoned["spec"]["cordon"] is True and "drain" not in cordoned["spec"]
+    _, kept = suc_plans(cluster, "v1.35.1+k3s1", 1, True, 300, -1, "mirror/k3s-upgrade", "suc")
+    assert "gracePeriod" not in kept["spec"]["drain"] and kept["metadata"]["namespace"] == "suc"
+
+
+def test_the_controller_plans_are_for_k3s_only() -> None:
+    with pytest.raises(UpgradeError, match="moves K3s nodes only"):
+        suc_plans(kubeadm_cluster(), "v1.35.2", 1, True, 300, -1, "rancher/k3s-upgrade", "system-upgrade")
