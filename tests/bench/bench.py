@@ -31,6 +31,7 @@ import socket
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 from typing import Callable, Dict, List, Optional, Sequence, Tuple
@@ -58,6 +59,38 @@ NODE_OPTIONS = [
     "--tmpfs", "/run", "--tmpfs", "/run/lock",
 ]
 
+
+
+class ApiReader(threading.Thread):
+    """Reads /readyz every 0.5 s through the first of the servers that answers, until finish()."""
+
+    def __init__(self, bench: "Bench", servers: Sequence[str]) -> None:
+        super().__init__(daemon=True)
+        self.bench, self.servers = bench, list(servers)
+        self.stop = threading.Event()
+        self.reads = self.failed = 0
+
+    def read_once(self) -> bool:
+        for server in self.servers:
+            try:
+                if self.bench.docker("exec", server, "k3s", "kubectl", "get", "--raw", "/readyz",
+                                     "--request-timeout=2s", timeout=10) == "ok":
+                    return True
+            except (BenchError, subprocess.TimeoutExpired):
+                continue
+        return False
+
+    def run(self) -> None:
+        while not self.stop.is_set():
+            self.reads += 1
+            if not self.read_once():
+                self.failed += 1
+            self.stop.wait(0.5)
+
+    def finish(self) -> tuple[int, int]:
+        self.stop.set()
+        self.join(timeout=30)
+        return self.reads, self.failed
 
 class BenchError(Exception):
     pass
@@ -325,14 +358,17 @@ class Bench:
 
     # -- upgrades ---------------------------------------------------------------------------
     def run_upgrade(self, agent_counts: Sequence[int]) -> List[Dict[str, float]]:
-        """Time upgrade.yml of a K3s cluster of 1 server and N agents from K3S_UPGRADE_FROM to K3S_VERSION, for each N.
+        """Time upgrade.yml of a K3s cluster of 3 servers (embedded etcd) and N agents from K3S_UPGRADE_FROM to
+        K3S_VERSION, for each N.
 
         A new cluster per count, built by site.yml at K3S_UPGRADE_FROM; then upgrade.yml with its defaults, checked
-        (every Node at K3S_VERSION), and run again, which must change nothing. Returns one row per count: agents,
-        upgrade and rerun seconds, and the files the upgrade downloaded from the release source."""
+        (every Node at K3S_VERSION), and run again, which must change nothing. While the upgrade runs, a reader asks
+        the API for /readyz every 0.5 s, through the first server that answers (a client that knows every server's
+        address, as a load balancer would). Returns one row per count: agents, upgrade and rerun seconds, the files
+        the upgrade downloaded from the release source, the reads and the reads no server answered."""
         rows: List[Dict[str, float]] = []
         for count in agent_counts:
-            shape = Shape(f"k3s-1+{count}", f"K3s 1 server + {count} agents", "k3s", 1, count)
+            shape = Shape(f"k3s-3+{count}", f"K3s 3 servers (etcd) + {count} agents", "k3s", 3, count)
             prefix = f"{self.tag}-upgrade-{count}"
             groups = host_names(shape, prefix)
             names = groups["servers"] + groups["agents"]
@@ -343,9 +379,14 @@ class Bench:
                 inv = inventory(shape, groups, mirror_url=self.mirror_url, run_dir=self.run_dir(prefix))
                 inv["all"]["vars"]["cluster_k3s_version"] = K3S_UPGRADE_FROM
                 wall, _, _, _ = self.playbook(os.path.join(ROOT, "site.yml"), inv, f"{prefix}-site", forks)
-                log(f"upgrade: 1 server + {count} agents built at {K3S_UPGRADE_FROM} in {wall:.1f}s")
+                log(f"upgrade: {shape.title} built at {K3S_UPGRADE_FROM} in {wall:.1f}s")
                 inv["all"]["vars"]["cluster_k3s_version"] = K3S_VERSION
-                wall, _, _, offset = self.playbook(upgrade, inv, f"{prefix}-upgrade", forks)
+                reader = ApiReader(self, groups["servers"])
+                reader.start()
+                try:
+                    wall, _, _, offset = self.playbook(upgrade, inv, f"{prefix}-upgrade", forks)
+                finally:
+                    reads, failed = reader.finish()
                 downloads = self.requests_since(offset).downloads
                 seen = self.docker("exec", names[0], "k3s", "kubectl", "get", "nodes", "-o",
                                    "jsonpath={.items[*].status.nodeInfo.kubeletVersion}").split()
@@ -354,8 +395,10 @@ class Bench:
                 rerun, stats, _, _ = self.playbook(upgrade, inv, f"{prefix}-rerun", forks)
                 if stats.changed:
                     raise BenchError(f"upgrade: the rerun changed {stats.changed} things; log: {prefix}-rerun.log")
-                log(f"upgrade: 1 server + {count} agents upgraded in {wall:.1f}s ({downloads} downloads), rerun {rerun:.1f}s")
-                rows.append({"agents": count, "upgrade": wall, "rerun": rerun, "downloads": downloads})
+                log(f"upgrade: {shape.title} upgraded in {wall:.1f}s ({downloads} downloads; {failed} of {reads} "
+                    f"API reads failed), rerun {rerun:.1f}s")
+                rows.append({"agents": count, "upgrade": wall, "rerun": rerun, "downloads": downloads,
+                             "reads": reads, "failed": failed})
             finally:
                 self.remove(names)
         return rows

@@ -337,13 +337,15 @@ def test_backup_report_has_one_row_per_count() -> None:
     assert "Measured 2026-12-04" in text and "2 cores" in text
 
 
-def test_upgrade_report_has_one_row_per_count() -> None:
+def test_upgrade_report_has_one_row_per_count_and_the_ratio() -> None:
     text = report.upgrade_markdown(
-        [{"agents": 2, "upgrade": 30.0, "rerun": 7.04, "downloads": 1},
-         {"agents": 8, "upgrade": 90.0, "rerun": 8.0, "downloads": 1}],
+        [{"agents": 2, "upgrade": 50.0, "rerun": 7.04, "downloads": 1, "reads": 90, "failed": 0},
+         {"agents": 8, "upgrade": 70.0, "rerun": 8.0, "downloads": 1, "reads": 130, "failed": 2}],
         "2 cores", "2026-12-04", "from v1.34.2+k3s1 to v1.35.1+k3s1")
     lines = text.splitlines()
     assert lines[0] == "# Upgrade times"
-    assert "| 2 | 30.0 | 10.0 | 1 | 7.0 |" in lines
-    assert "| 8 | 90.0 | 10.0 | 1 | 8.0 |" in lines
+    # 20% of 2 agents rounds up to 1 (2 batches), of 8 agents to 2 (4 batches); per node over 3 servers + agents.
+    assert "| 2 | 2 | 50.0 | 10.0 | 1 | 7.0 | 90 | 0 |" in lines
+    assert "| 8 | 4 | 70.0 | 6.4 | 1 | 8.0 | 130 | 2 |" in lines
+    assert "8 agents took 1.40 times as long as 2 (target: at most 1.5)." in lines
     assert "from v1.34.2+k3s1 to v1.35.1+k3s1" in text and "Measured 2026-12-04" in text
