@@ -2,7 +2,7 @@
 # The reset role runs it as `sh -c "<this file>" reset-node <command>`, with its settings in
 # RESET_* environment variables (tasks/node.yml):
 #   RESET_DATA_DIR      K3s data directory; empty on kubeadm nodes
-#   RESET_UNITS         systemd units to look for
+#   RESET_UNITS         systemd units to look for (a name without a suffix is a .service)
 #   RESET_MOUNTS        paths whose mount points go; a path ending in '-' is a name prefix
 #   RESET_INTERFACES    network interfaces to delete when present
 #   RESET_XTABLES       extended regular expression of the iptables lines (rules and chains) to remove
@@ -113,7 +113,8 @@ vips() {
 case "$1" in
     survey)
         for unit in $RESET_UNITS; do
-            systemctl cat "$unit.service" > /dev/null 2>&1 && echo "unit $unit"
+            case "$unit" in *.*) file=$unit ;; *) file=$unit.service ;; esac
+            systemctl cat "$file" > /dev/null 2>&1 && echo "unit $unit"
         done
         shims | sed 's/^/process /'
         mounts | sed 's/^/mount /'

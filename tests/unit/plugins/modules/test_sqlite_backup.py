@@ -16,6 +16,7 @@ import pytest
 
 from ansible.module_utils.testing import patch_module_args
 
+from ansible_collections.kubeforge.cluster.plugins.module_utils import sqlite_backup as sqlite_backup_utils
 from ansible_collections.kubeforge.cluster.plugins.modules import sqlite_backup
 from ansible_collections.kubeforge.cluster.plugins.modules.sqlite_backup import (
     SqliteBackupError,
@@ -126,9 +127,9 @@ def test_copy_gets_the_mode_even_with_umask_000(tmp_path, umask_000, text, expec
 
 
 def test_temporary_file_is_created_with_the_mode_despite_umask_000(tmp_path, umask_000) -> None:
-    tmp = sqlite_backup._create_temp(str(tmp_path / "copy.db"), 0o640)
+    tmp = sqlite_backup_utils._create_temp(str(tmp_path / "copy.db"), 0o640)
     assert mode_of(tmp) == 0o640 and os.path.basename(tmp).startswith(".copy.db.")
-    assert sqlite_backup._create_temp(str(tmp_path / "copy.db"), 0o400) != tmp
+    assert sqlite_backup_utils._create_temp(str(tmp_path / "copy.db"), 0o400) != tmp
     assert sorted(mode_of(tmp_path / name) for name in os.listdir(tmp_path)) == [0o600, 0o640]
 
 
