@@ -751,6 +751,18 @@ def cmd_upgrade(args: list) -> int:
     raise Fail('unknown command "%s" for "kubeadm upgrade"' % sub)
 
 
+def shared_settings(vals: dict, given: set, up: dict, section: dict, phases) -> tuple:
+    """What apply and node both take, from a flag or their UpgradeConfiguration section: (etcd upgrade, certificate
+    renewal, patches directory, skipped phases (checked), ignored preflight errors (checked), manifest timeout)."""
+    etcd_upgrade = setting(vals, given, "etcd-upgrade", section, "etcdUpgrade", True)
+    renew = setting(vals, given, "certificate-renewal", section, "certificateRenewal", True)
+    patches_dir = vals.get("patches") or (section.get("patches") or {}).get("directory")
+    skip = set(vals.get("skip-phases") or []) | set(section.get("skipPhases") or [])
+    check_phases(skip, phases)
+    ign = check_ignore(list(section.get("ignorePreflightErrors") or []) + list(vals.get("ignore-preflight-errors") or []))
+    return etcd_upgrade, renew, patches_dir, skip, ign, kconfig.timeout(up, "upgradeManifests", "5m0s")
+
+
 def cmd_apply(args: list) -> int:
     vals, pos, given = parse(args, APPLY_FLAGS, {"y": "yes", "f": "force"})
     if pos and pos[0] == "phase":
@@ -767,15 +779,9 @@ def cmd_apply(args: list) -> int:
         raise Fail("--dry-run is not implemented by the kubeforge kubeadm test double")
     force = setting(vals, given, "force", a, "forceUpgrade", False)
     yes = vals.get("yes", False)
-    etcd_upgrade = setting(vals, given, "etcd-upgrade", a, "etcdUpgrade", True)
-    renew = setting(vals, given, "certificate-renewal", a, "certificateRenewal", True)
     allow_exp = setting(vals, given, "allow-experimental-upgrades", a, "allowExperimentalUpgrades", False)
     allow_rc = setting(vals, given, "allow-release-candidate-upgrades", a, "allowRCUpgrades", False)
-    patches_dir = vals.get("patches") or (a.get("patches") or {}).get("directory")
-    skip = set(vals.get("skip-phases") or []) | set(a.get("skipPhases") or [])
-    check_phases(skip, APPLY_PHASES)
-    ign = check_ignore(list(a.get("ignorePreflightErrors") or []) + list(vals.get("ignore-preflight-errors") or []))
-    timeout_s = kconfig.timeout(up, "upgradeManifests", "5m0s")
+    etcd_upgrade, renew, patches_dir, skip, ign, timeout_s = shared_settings(vals, given, up, a, APPLY_PHASES)
     client = client_for(vals.get("kubeconfig") or paths.ADMIN_CONF)
     cluster_in = fetch_cluster_config(client, "[upgrade]")
     target = normalize_version(target_in)
@@ -851,13 +857,7 @@ def cmd_node(args: list) -> int:
     n = up.get("node") or {}
     if setting(vals, given, "dry-run", n, "dryRun", False):
         raise Fail("--dry-run is not implemented by the kubeforge kubeadm test double")
-    etcd_upgrade = setting(vals, given, "etcd-upgrade", n, "etcdUpgrade", True)
-    renew = setting(vals, given, "certificate-renewal", n, "certificateRenewal", True)
-    patches_dir = vals.get("patches") or (n.get("patches") or {}).get("directory")
-    skip = set(vals.get("skip-phases") or []) | set(n.get("skipPhases") or [])
-    check_phases(skip, NODE_PHASES)
-    ign = check_ignore(list(n.get("ignorePreflightErrors") or []) + list(vals.get("ignore-preflight-errors") or []))
-    timeout_s = kconfig.timeout(up, "upgradeManifests", "5m0s")
+    etcd_upgrade, renew, patches_dir, skip, ign, timeout_s = shared_settings(vals, given, up, n, NODE_PHASES)
     cp = is_control_plane()
     # node.go: admin.conf on a control plane, kubelet.conf on a worker (or when admin.conf is not there)
     kc = vals.get("kubeconfig") or (paths.ADMIN_CONF if cp and paths.exists(paths.ADMIN_CONF) else paths.KUBELET_CONF)
