@@ -31,16 +31,26 @@ Not raft.  Every server keeps a full copy of the state in its own SQLite file
 
 Peer protocol: plain HTTP + JSON on the peer port (default 2380, bound to
 0.0.0.0), authenticated by header ``X-Kubeforge-Etcd-Auth`` =
-sha256("kubeforge-etcd:" + server token password).  Client port (default 2379)
-answers ``/health`` and ``/version`` only.
+sha256("kubeforge-etcd:" + server token password).  Client port (default 2379):
+GET ``/health`` and ``/version``, and two calls of etcd's gRPC gateway (JSON
+over HTTP/1.1 on the client port, as real etcd serves it beside gRPC): POST
+``/v3/maintenance/snapshot`` (the member's data as a stream of
+``{"result": {"blob", "remaining_bytes", "version"}}`` lines, the data followed
+by its sha256 as etcd's Snapshot RPC sends it) and POST
+``/v3/cluster/member/list``.  Plain HTTP unless ``serve`` gets ``client_tls``
+(kubeadm's etcd.yaml: --cert-file/--key-file, and with --client-cert-auth a
+client certificate signed by --trusted-ca-file is required, as etcd does).
 TEST HOOKS ONLY: KUBEFORGE_DOUBLE_ETCD_PEER_PORT, KUBEFORGE_DOUBLE_ETCD_CLIENT_PORT.
 """
+import base64
 import copy
 import hashlib
 import http.client
 import json
 import os
 import secrets
+import ssl
+import tempfile
 import threading
 import time
 import uuid
@@ -312,7 +322,31 @@ class Cluster:
                 return False
 
     # -- listeners -------------------------------------------------------------
-    def serve(self, bind, peer_port, client_port):
+    def snapshot_bytes(self):
+        """What etcd's Snapshot RPC streams: a consistent copy of the member's data, then its sha256 (32 bytes)."""
+        fd, tmp = tempfile.mkstemp(prefix=".snapshot-", dir=self.etcd_dir)
+        os.close(fd)
+        try:
+            self.store.backup(tmp)
+            with open(tmp, "rb") as fh:
+                data = fh.read()
+        finally:
+            os.unlink(tmp)
+        return data + hashlib.sha256(data).digest()
+
+    def member_list(self):
+        """The gateway's MemberListResponse (uint64 fields as strings, as the gateway writes them)."""
+        me = [m for m in self.members if m["peerURL"] == self.peer_url]
+        return {"header": {"cluster_id": str(self.member_id({"name": "cluster", "peerURL": ",".join(
+                    sorted(m["peerURL"] for m in self.members))})),
+                           "member_id": str(self.member_id(me[0]) if me else 0),
+                           "revision": str(self.store.current_rv())},
+                "members": [{"ID": str(self.member_id(m)), "name": m["name"], "peerURLs": [m["peerURL"]]}
+                            for m in self.members]}
+
+    def serve(self, bind, peer_port, client_port, client_tls=None):
+        """Listen on the peer and client ports. client_tls: None (plain HTTP) or {"cert", "key", "ca",
+        "client_auth"} (host paths; client_auth: a client certificate signed by ca is required)."""
         cluster = self
 
         class Srv(ThreadingHTTPServer):
@@ -387,8 +421,32 @@ class Cluster:
                     obj, code = {"error": "not found"}, 404
                 wire.reply(self, code, json.dumps(obj).encode(), "application/json")
 
+            def do_POST(self):
+                n = int(self.headers.get("Content-Length") or 0)
+                if n:
+                    self.rfile.read(n)
+                if cluster.removed:
+                    # a removed member has stopped serving (gRPC code 14, Unavailable, through the gateway)
+                    return wire.reply(self, 503, {"error": ERR_MEMBER_REMOVED, "code": 14,
+                                                  "message": ERR_MEMBER_REMOVED}, "application/json")
+                if self.path == "/v3/maintenance/snapshot":
+                    data = cluster.snapshot_bytes()
+                    lines, chunk = [], 32 * 1024
+                    for i in range(0, len(data), chunk):
+                        part = data[i:i + chunk]
+                        res = {"remaining_bytes": str(len(data) - i - len(part)),
+                               "blob": base64.b64encode(part).decode()}
+                        if i == 0:
+                            res["version"] = cluster.version
+                        lines.append(json.dumps({"result": res}))
+                    return wire.reply(self, 200, ("\n".join(lines) + "\n").encode(), "application/json")
+                if self.path == "/v3/cluster/member/list":
+                    return wire.reply(self, 200, cluster.member_list(), "application/json")
+                wire.reply(self, 404, {"error": "Not Found", "code": 5, "message": "Not Found"}, "application/json")
+
         for port, handler in ((peer_port, Peer), (client_port, Client)):
-            srv = Srv((bind, port), handler)
+            srv = Srv((bind, port), handler) if handler is Peer or client_tls is None else \
+                _tls_server(Srv, (bind, port), handler, client_tls)
             threading.Thread(target=srv.serve_forever, kwargs={"poll_interval": 0.2}, daemon=True).start()
             self.servers.append(srv)
 
@@ -396,6 +454,28 @@ class Cluster:
         for s in self.servers:
             s.shutdown()
             s.server_close()
+
+
+def _tls_server(base, address, handler, tls):
+    """A ``base`` server whose connections are TLS with the member's certificate; with ``client_auth`` a client
+    certificate signed by ``ca`` is required (a handshake without one fails, as etcd's does)."""
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    ctx.minimum_version = ssl.TLSVersion.TLSv1_2
+    ctx.load_cert_chain(tls["cert"], tls["key"])
+    if tls.get("client_auth"):
+        ctx.verify_mode = ssl.CERT_REQUIRED
+        ctx.load_verify_locations(tls["ca"])
+
+    class TLSServer(base):
+        def get_request(self):
+            sock, addr = self.socket.accept()
+            sock.settimeout(10)
+            return ctx.wrap_socket(sock, server_side=True), addr
+
+        def handle_error(self, request, client_address):
+            pass  # a failed handshake (no or a wrong client certificate) closes that connection only
+
+    return TLSServer(address, handler)
 
 
 class ReplicatedStore:

@@ -406,7 +406,7 @@ class ControlPlane:
             cluster = etcdmod.Cluster(local, paths.host(data_dir), m["name"], m["peer_url"], password)
         cluster.name = m["name"]
         try:
-            cluster.serve(m["bind"], m["peer_port"], m["client_port"])
+            cluster.serve(m["bind"], m["peer_port"], m["client_port"], client_tls=m["client_tls"])
         except OSError as e:
             local.close()
             raise RuntimeError("listen tcp %s:%d: bind: %s" % (m["bind"], m["peer_port"],
@@ -554,7 +554,13 @@ def etcd_member(fl):
         if sep:
             initial.append((n, u))
     ca = fl.get("peer-trusted-ca-file") or fl.get("trusted-ca-file") or paths.PKI_DIR + "/etcd/ca.crt"
-    return {"name": name, "peer_url": peer_url, "bind": bind, "peer_port": peer_port, "client_port": client_port,
+    # the client port speaks TLS when its URL says https and the member has a certificate (kubeadm: etcd/server)
+    client_tls = None
+    if clients and clients[0].startswith("https://") and fl.get("cert-file") and fl.get("key-file"):
+        client_tls = {"cert": paths.host(fl["cert-file"]), "key": paths.host(fl["key-file"]),
+                      "ca": paths.host(fl.get("trusted-ca-file") or paths.PKI_DIR + "/etcd/ca.crt"),
+                      "client_auth": str(fl.get("client-cert-auth") or "").lower() == "true"}
+    return {"client_tls": client_tls, "name": name, "peer_url": peer_url, "bind": bind, "peer_port": peer_port, "client_port": client_port,
             "initial": initial, "state": fl.get("initial-cluster-state") or "new",
             "data_dir": fl.get("data-dir") or paths.ETCD_DIR, "ca_key": ca[:-4] + ".key" if ca.endswith(".crt")
             else ca + ".key"}

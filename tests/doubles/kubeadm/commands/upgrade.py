@@ -23,6 +23,7 @@ import os
 import re
 import secrets
 import shutil
+import ssl
 import sys
 import time
 import urllib.request
@@ -564,15 +565,20 @@ class StaticPodUpgrade:
         raise Fail("timed out waiting for the condition")
 
     def wait_etcd(self) -> None:
-        """etcd WaitForClusterAvailable: the member's client endpoint answers (the double's client port is plain
-        HTTP /health)."""
+        """etcd WaitForClusterAvailable: the member's client endpoint answers /health, over TLS with kubeadm's
+        etcd client certificate (apiserver-etcd-client) when the member serves TLS."""
         m = cpapi.etcd_member(manifest_flags("etcd"))
-        url = "http://%s:%d/health" % (m["bind"], m["client_port"])
+        ctx = None
+        if m["client_tls"]:
+            ctx = ssl.create_default_context(cafile=m["client_tls"]["ca"])
+            ctx.load_cert_chain(paths.host(paths.PKI_DIR + "/apiserver-etcd-client.crt"),
+                                paths.host(paths.PKI_DIR + "/apiserver-etcd-client.key"))
+        url = "%s://%s:%d/health" % ("https" if ctx else "http", m["bind"], m["client_port"])
         deadline = time.time() + self.timeout_s
         last = ""
         while time.time() < deadline:
             try:
-                with urllib.request.urlopen(url, timeout=2) as r:
+                with urllib.request.urlopen(url, timeout=2, context=ctx) as r:
                     if r.status == 200:
                         return
             except OSError as e:
