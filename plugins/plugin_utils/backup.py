@@ -14,12 +14,16 @@ from typing import Any
 FORMAT = 1
 # A backup folder's name: the UTC time it was taken, e.g. 20261204T170102Z. Retention deletes only such folders.
 STAMP = re.compile(r"^[0-9]{8}T[0-9]{6}Z$")
-# What each file of a backup is for; a restore needs the datastore and the token.
-ROLES = ("datastore", "token", "tls")
-REQUIRED_ROLES = ("datastore", "token")
+# What each file of a backup is for: the datastore; K3s's token and certificates; kubeadm's PKI, its CA certificate
+# and its configuration. A restore needs the datastore and the file that identifies the cluster (token or ca).
+ROLES = ("datastore", "token", "tls", "pki", "ca", "config")
+REQUIRED = {"k3s": ("datastore", "token"), "kubeadm": ("datastore", "pki", "ca")}
+REQUIRED_ROLES = REQUIRED["k3s"]
 # The distributions and datastores whose backup and restore the collection carries out; an external datastore only
-# with one of ENGINES on a host of the inventory's datastores group (the datastore role's), which dumps it.
-SUPPORTED = (("k3s", "sqlite"), ("k3s", "etcd"), ("k3s", "external"))
+# with one of ENGINES on a host of the inventory's datastores group (the datastore role's), which dumps it. A kubeadm
+# cluster's datastore is its stacked etcd, whatever cluster_datastore (K3s's variable) says.
+KUBEADM_DATASTORE = "stacked-etcd"
+SUPPORTED = (("k3s", "sqlite"), ("k3s", "etcd"), ("k3s", "external"), ("kubeadm", KUBEADM_DATASTORE))
 ENGINES = ("postgresql", "mysql", "etcd")
 _VERSION = re.compile(r"^v?([0-9]+)\.([0-9]+)\.[0-9]+")
 _SHA256 = re.compile(r"^[0-9a-f]{64}$")
@@ -34,12 +38,20 @@ def _minor(version: str) -> tuple[int, int] | None:
     return (int(match.group(1)), int(match.group(2))) if match else None
 
 
+def datastore_of(cluster: dict[str, Any]) -> str:
+    """The datastore a backup of the cluster holds: K3s's cluster_datastore, or a kubeadm cluster's stacked etcd."""
+    if cluster.get("distribution") == "kubeadm":
+        return KUBEADM_DATASTORE
+    return str(cluster.get("datastore") or "")
+
+
 def unsupported(cluster: dict[str, Any], engine: str = "") -> str:
     """Why the cluster's datastore cannot be backed up or restored by the collection; empty when it can.
 
     ``engine``: the external datastore's engine (``postgresql``, ``mysql``, ``etcd``), from its endpoint."""
-    kind = (cluster.get("distribution"), cluster.get("datastore"))
-    supported = "K3s with SQLite, embedded etcd, or PostgreSQL, MariaDB or etcd on the inventory's datastore hosts"
+    kind = (cluster.get("distribution"), datastore_of(cluster))
+    supported = ("K3s with SQLite, embedded etcd, or PostgreSQL, MariaDB or etcd on the inventory's datastore hosts, "
+                 "and kubeadm with its stacked etcd")
     if kind not in SUPPORTED:
         return ("cluster '%s' is a %s cluster with datastore %s, and this version of kubeforge.cluster backs up and "
                 "restores %s only; leave it out of the run (--limit)" % (cluster.get("name"), kind[0], kind[1], supported))
@@ -74,14 +86,14 @@ def build_manifest(files: list[dict[str, Any]], cluster: dict[str, Any], version
         if not _SHA256.match(sha):
             raise BackupError("backup file %s: %r is not a sha256 digest" % (name, sha))
         entries.append({"name": name, "role": role, "sha256": sha, "size": int(item.get("size") or 0)})
-    missing = [r for r in REQUIRED_ROLES if r not in {e["role"] for e in entries}]
+    missing = [r for r in REQUIRED.get(cluster["distribution"], REQUIRED_ROLES) if r not in {e["role"] for e in entries}]
     if missing:
         raise BackupError("a backup needs a %s file" % " and a ".join(missing))
     return {
         "format": FORMAT,
         "cluster": cluster["name"],
         "distribution": cluster["distribution"],
-        "datastore": cluster["datastore"],
+        "datastore": datastore_of(cluster),
         "engine": engine,
         "version": version,
         "created": created,
@@ -95,11 +107,12 @@ def restore_problems(manifest: Any, found: dict[str, dict[str, Any]], cluster: d
     """What stops the restore of the backup at ``where`` into ``cluster``; empty when it may go ahead.
 
     ``found``: per file name of the folder, ``{"sha256", "size"}`` as read now; ``version``: the version that runs
-    on the cluster's servers; ``token_sha256``: the sha256 of the cluster's ``server/token`` now (None when the
-    servers have none); ``confirm``: the cluster names of ``restore_confirm``; ``engine``: the external datastore's
-    engine now.
+    on the cluster's servers; ``token_sha256``: the sha256 of the file that identifies the cluster now (K3s:
+    ``server/token``, kubeadm: ``/etc/kubernetes/pki/ca.crt``; None when the first server has none); ``confirm``:
+    the cluster names of ``restore_confirm``; ``engine``: the external datastore's engine now.
     """
     name = cluster["name"]
+    kubeadm = cluster.get("distribution") == "kubeadm"
     problems: list[str] = []
     reason = unsupported(cluster, engine)
     if reason:
@@ -113,10 +126,11 @@ def restore_problems(manifest: Any, found: dict[str, dict[str, Any]], cluster: d
     if manifest.get("cluster") != name:
         problems.append("%s holds a backup of cluster '%s', not of '%s': restore_from must name one of '%s''s backups"
                         % (where, manifest.get("cluster"), name, name))
+    now = {"distribution": cluster.get("distribution"), "datastore": datastore_of(cluster)}
     for key in ("distribution", "datastore"):
-        if manifest.get(key) != cluster.get(key):
+        if manifest.get(key) != now[key]:
             problems.append("%s is a backup of a %s %s, and cluster '%s' has %s %s: a backup is restored into the "
-                            "same %s" % (where, key, manifest.get(key), name, key, cluster.get(key), key))
+                            "same %s" % (where, key, manifest.get(key), name, key, now[key], key))
     if (manifest.get("engine") or "") != (engine or ""):
         problems.append("%s is a dump of a %s database, and cluster '%s' uses %s: a dump is restored into the same "
                         "database engine" % (where, manifest.get("engine") or "no external", name, engine or "none"))
@@ -137,13 +151,23 @@ def restore_problems(manifest: Any, found: dict[str, dict[str, Any]], cluster: d
                             "changed or damaged; use another backup"
                             % (where, file_name, now.get("sha256"), now.get("size"), entry.get("sha256"),
                                entry.get("size")))
-        if entry.get("role") == "token" and token_sha256 is not None and token_sha256 != entry.get("sha256"):
+        if entry.get("role") == "token" and not kubeadm and token_sha256 is not None \
+                and token_sha256 != entry.get("sha256"):
             problems.append("the token in %s is not the token of cluster '%s' now (server/token differs): restoring "
                             "it would lock the servers out of their own datastore; restore a backup of this cluster, "
                             "or rebuild it with the backup's token" % (where, name))
+        if entry.get("role") == "ca" and kubeadm and token_sha256 is not None and token_sha256 != entry.get("sha256"):
+            problems.append("the cluster CA in %s is not the CA of cluster '%s' now (/etc/kubernetes/pki/ca.crt "
+                            "differs): its control planes, kubelets and kubeconfigs trust the CA they have, and a "
+                            "kubeadm backup is restored onto the cluster it was taken of; restore a backup of this "
+                            "cluster" % (where, name))
+    if kubeadm and token_sha256 is None:
+        problems.append("cluster '%s' has no /etc/kubernetes/pki/ca.crt on its first control plane: this version of "
+                        "kubeforge.cluster restores a kubeadm backup onto the control planes it was taken on, with "
+                        "their PKI in place, not onto new hosts" % name)
     roles = {e.get("role") for e in manifest["files"]}
     problems.extend("%s/manifest.json lists no %s file: the backup cannot be restored" % (where, r)
-                    for r in REQUIRED_ROLES if r not in roles)
+                    for r in REQUIRED.get(str(cluster.get("distribution")), REQUIRED_ROLES) if r not in roles)
     return problems
 
 

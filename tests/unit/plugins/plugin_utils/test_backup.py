@@ -166,12 +166,56 @@ def test_filters_turn_errors_into_filter_errors() -> None:
         f["backup_manifest"]([], EDGE, "v", "t", "h")
 
 
-def test_kubeadm_is_not_backed_up_yet() -> None:
-    cluster = dict(EDGE, distribution="kubeadm")
-    reason = unsupported(cluster)
-    assert "a kubeadm cluster with datastore etcd" in reason and "leave it out of the run" in reason
-    assert restore_problems(manifest(), {}, cluster, "v1.35.1", None, ["edge"], WHERE) == [reason]
-    assert unsupported(EDGE) == unsupported(dict(EDGE, datastore="sqlite")) == ""
+HUB = {"name": "hub", "distribution": "kubeadm", "datastore": "sqlite"}
+HUB_FILES = [
+    {"name": "etcd-snapshot.db", "role": "datastore", "sha256": "d" * 64, "size": 8224},
+    {"name": "pki.tar.gz", "role": "pki", "sha256": "e" * 64, "size": 9000},
+    {"name": "ca.crt", "role": "ca", "sha256": "f" * 64, "size": 1100},
+    {"name": "kubeadm-config.yaml", "role": "config", "sha256": "0" * 64, "size": 700},
+]
+HUB_WHERE = "/b/hub/20261205T030000Z"
+
+
+def hub_problems(ca: str | None = "f" * 64, cluster: dict[str, Any] = HUB, **over: Any) -> list[str]:
+    m = build_manifest(HUB_FILES, HUB, "v1.35.2", "2026-12-05T03:00:00Z", "hub-cp")
+    m.update(over)
+    return restore_problems(m, found(m), cluster, "v1.35.3", ca, ["hub"], HUB_WHERE)
+
+
+def test_kubeadm_backs_up_its_stacked_etcd_whatever_cluster_datastore_says() -> None:
+    assert unsupported(HUB) == unsupported(dict(HUB, datastore="etcd")) == ""
+    m = build_manifest(HUB_FILES, HUB, "v1.35.2", "2026-12-05T03:00:00Z", "hub-cp")
+    assert (m["distribution"], m["datastore"]) == ("kubeadm", "stacked-etcd")
+    assert hub_problems() == []
+
+
+def test_a_kubeadm_backup_needs_its_snapshot_pki_and_ca() -> None:
+    for role in ("datastore", "pki", "ca"):
+        with pytest.raises(BackupError, match="a backup needs a %s file" % role):
+            build_manifest([f for f in HUB_FILES if f["role"] != role], HUB, "v1.35.2", "t", "hub-cp")
+    # the K3s token is no part of it
+    build_manifest(HUB_FILES, HUB, "v1.35.2", "t", "hub-cp")
+
+
+def test_a_kubeadm_backup_is_restored_onto_the_cluster_of_its_ca_only() -> None:
+    other = hub_problems(ca="9" * 64)
+    assert len(other) == 1 and "the cluster CA in %s is not the CA of cluster 'hub'" % HUB_WHERE in other[0]
+    new_hosts = hub_problems(ca=None)
+    assert len(new_hosts) == 1 and "no /etc/kubernetes/pki/ca.crt on its first control plane" in new_hosts[0]
+    assert "not onto new hosts" in new_hosts[0]
+
+
+def test_k3s_and_kubeadm_backups_do_not_cross() -> None:
+    k3s_into_hub = restore_problems(manifest(cluster="hub"), found(manifest()), HUB, "v1.35.2", "f" * 64, ["hub"],
+                                    WHERE)
+    assert any("is a backup of a distribution k3s, and cluster 'hub' has distribution kubeadm" in p
+               for p in k3s_into_hub)
+    hub_into_k3s = restore_problems(
+        build_manifest(HUB_FILES, HUB, "v1.35.2", "t", "hub-cp") | {"cluster": "edge"},
+        {f["name"]: {"sha256": f["sha256"], "size": f["size"]} for f in HUB_FILES}, EDGE, "v1.35.1+k3s1",
+        SHA["token"], ["edge"], WHERE)
+    assert any("datastore stacked-etcd, and cluster 'edge' has datastore etcd" in p for p in hub_into_k3s)
+    assert any("lists no token file" in p for p in hub_into_k3s)
 
 
 def test_an_external_database_needs_its_engine_supported_and_its_host_in_the_run() -> None:
