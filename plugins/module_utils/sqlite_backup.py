@@ -22,8 +22,12 @@ import typing as t
 from urllib.parse import quote
 
 try:
+    from ansible_collections.kubeforge.cluster.plugins.module_utils.backup_rotation import prune as rotate
+    from ansible_collections.kubeforge.cluster.plugins.module_utils.backup_rotation import scheduled_name as rotation_name
     from ansible_collections.kubeforge.cluster.plugins.module_utils.durable import fsync_dir
-except ImportError:  # the scheduled backup's script on a node, outside Ansible: durable.py lies beside it
+except ImportError:  # the scheduled backup's script on a node, outside Ansible: its modules lie beside it
+    from backup_rotation import prune as rotate  # type: ignore[no-redef]
+    from backup_rotation import scheduled_name as rotation_name  # type: ignore[no-redef]
     from durable import fsync_dir  # type: ignore[no-redef]
 
 BUSY_TIMEOUT = 30.0
@@ -167,28 +171,15 @@ def backup_database(src: str, dest: str, mode: int, timeout: float = BUSY_TIMEOU
     return dict(dest=dest, size=size, sha256=sha256, pages=pages, tables=tables)
 
 
-# The scheduled copies: state-20261205T001500Z.db, newest last in name order.
-SCHEDULED_RE = re.compile(r"^state-[0-9]{8}T[0-9]{6}Z\.db$")
-
-
 def scheduled_name(now: datetime.datetime) -> str:
-    """The file name of the scheduled copy taken at ``now`` (UTC)."""
-    return "state-%s.db" % now.astimezone(datetime.timezone.utc).strftime("%Y%m%dT%H%M%SZ")
+    """The file name of the scheduled copy taken at ``now`` (UTC): state-20261205T001500Z.db."""
+    return rotation_name("state", now)
 
 
 def prune(directory: str, keep: int) -> list[str]:
     """Remove all but the ``keep`` newest scheduled copies in ``directory``, and the temporary files of copies a
     killed run left; nothing else. Returns the removed paths."""
-    names = sorted(os.listdir(directory))
-    old = [n for n in names if SCHEDULED_RE.match(n)]
-    doomed = old[:-keep] if keep > 0 else old
-    doomed += [n for n in names if n.startswith(".state-") and _TEMP_SUFFIX in n]
-    removed = []
-    for name in doomed:
-        path = os.path.join(directory, name)
-        _remove(path)
-        removed.append(path)
-    return removed
+    return rotate(directory, keep, "state", lambda n: n.startswith(".state-") and _TEMP_SUFFIX in n)
 
 
 def scheduled_backup(db: str, directory: str, keep: int, now: datetime.datetime | None = None) -> dict[str, t.Any]:

@@ -70,10 +70,10 @@ def test_keeping_no_copy_and_a_missing_database_are_refused(tmp_path: Path) -> N
 
 
 def test_the_script_runs_on_its_own_as_the_node_runs_it(tmp_path: Path) -> None:
-    # What the k3s_server role puts on the node: this file and durable.py side by side, no Ansible.
+    # What the k3s_server role puts on the node: this file, backup_rotation.py and durable.py side by side, no Ansible.
     lib = tmp_path / "lib"
     lib.mkdir()
-    for name in ("sqlite_backup.py", "durable.py"):
+    for name in ("sqlite_backup.py", "backup_rotation.py", "durable.py"):
         shutil.copy(MODULE_UTILS / name, lib / name)
     db = database(tmp_path / "state.db", rows=5)
     env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin")}
