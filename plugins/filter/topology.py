@@ -1,0 +1,24 @@
+# -*- coding: utf-8 -*-
+# Copyright: kubeforge maintainers
+# GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Topology filters for kubeforge.cluster.
+
+Every filter in this file is documented in its own ``<filter name>.yml`` file next
+to it, as ansible-doc expects for files that hold several filters.
+"""
+
+from __future__ import annotations
+
+import typing as t
+
+from ansible_collections.kubeforge.cluster.plugins.plugin_utils.cluster_topology import topology
+from ansible_collections.kubeforge.cluster.plugins.plugin_utils.filter_errors import as_filter
+
+
+class FilterModule:
+    """Topology filters."""
+
+    def filters(self) -> dict[str, t.Callable[..., t.Any]]:
+        return {
+            'cluster_topology': as_filter(topology, (KeyError, TypeError, AttributeError)),
+        }
