@@ -1,4 +1,5 @@
-"""A minimal Kubernetes API server (core/v1 plus a few API groups) over HTTPS, stdlib only.
+"""A minimal Kubernetes API server (core/v1 plus a few API groups) over HTTPS, stdlib only
+(PyYAML, where installed, only reads YAML apply bodies).
 
 Generic enough to be reused by other doubles: the caller supplies a Store
 (state.py), version info, an authenticator and optional extra routes.
@@ -8,9 +9,38 @@ Implemented: legacy discovery (/api, /api/v1, /apis, /apis/<group>,
 kubectl's validation and apply), /version, /healthz, /livez, /readyz,
 GET/LIST (labelSelector, fieldSelector, limit/continue, Table output for
 kubectl), minimal watch (ADDED events, the watch-list bookmark, then held
-until timeoutSeconds), POST/PUT/PATCH/DELETE.  PATCH takes merge patches and
+until timeoutSeconds), POST/PUT/PATCH/DELETE.  PATCH takes merge patches,
 strategic merge patches (list merge keys simplified, see
-strategic_merge_patch); JSON patch and server-side apply are refused with 415.
+strategic_merge_patch) and server-side apply; JSON patch is refused with 415.
+
+Server-side apply and metadata.managedFields (the logic is in fieldmanager.py,
+which lists what is not modelled):
+
+- PATCH query options are validated as ValidatePatchOptions does (422
+  ``PatchOptions.meta.k8s.io "" is invalid: ...``): an apply patch needs
+  ``fieldManager``, ``force`` is forbidden on other patches, a field manager
+  has at most 128 bytes (also for POST and PUT, as Create/UpdateOptions).
+  ``force`` is false for "false" or "0" (any case), true for anything else.
+- An apply body is JSON, or YAML when PyYAML is importable (it is not in the
+  Molecule node image: JSON only there; kubectl and the Python client send
+  JSON).  Its apiVersion and kind must be the resource's (400 ``invalid
+  object type: <group>/<version>, Kind=<kind>``), metadata.managedFields must
+  be absent (400), metadata.name the URL's (400) and a metadata.resourceVersion
+  the object's (409).  An apply to a missing object creates it (201, as a
+  POST would: namespace, admission, CRD establishment...), else 200; a
+  conflict is kube-apiserver's 409 with FieldManagerConflict causes; an apply
+  that changes neither the object nor its managedFields writes nothing and
+  answers the stored object.  Not on /status (415).
+- Every create, update and patch through HTTP records an Update entry for
+  ``fieldManager`` or, without it, the User-Agent up to its first "/"
+  (kube-apiserver's default; no User-Agent gives the empty manager, whose
+  entry has no ``manager`` key).  managedFields in a write's body are
+  ignored (kube-apiserver would take a valid non-empty list, and ``[]``
+  resets them).  Writes to /status leave managedFields as they are; objects
+  the doubles write into the store themselves have none.  status is owned by
+  nobody for the kinds whose status kube-apiserver keeps on a subresource
+  (those with /status here, the apps/v1 workloads, PodDisruptionBudgets and
+  CRDs).
 
 Resources: CORE_RESOURCES (core/v1) and GROUP_RESOURCES (apps/v1 daemonsets,
 deployments, replicasets and statefulsets, policy/v1 poddisruptionbudgets,
@@ -68,10 +98,10 @@ kube-apiserver does for the fields the double knows, see crd_problems and
 crd_admit) is Established at once, and from then on every served version
 is in discovery and answers like a group resource, stored under
 ``<plural>.<group>`` in the same Store (so every replica of a replicated
-store serves it).  Custom resources take merge patches only (415 for a
-strategic merge patch, as for a real CRD); their openAPIV3Schema is not
-enforced and they have no /status or /scale subresource.  Deleting the CRD
-deletes its objects and stops serving it.
+store serves it).  Custom resources take merge patches and apply patches
+(all their lists atomic), and 415 for a strategic merge patch, as for a real
+CRD; their openAPIV3Schema is not enforced and they have no /status or /scale
+subresource.  Deleting the CRD deletes its objects and stops serving it.
 """
 import base64
 import copy
@@ -88,8 +118,13 @@ from urllib.parse import parse_qs, urlsplit
 
 from common import timestamps, wire
 
-from . import klog
+from . import fieldmanager, klog
 from .state import Conflict, Unavailable, now_rfc3339
+
+try:  # an apply body may be YAML where PyYAML is installed; JSON (which is YAML) always works
+    import yaml
+except ImportError:  # pragma: no cover - the Molecule node image has no PyYAML
+    yaml = None
 
 # resource -> (kind, namespaced, singular, shortNames)
 CORE_RESOURCES = {
@@ -824,6 +859,27 @@ for _c in ("containers", "initContainers", "ephemeralContainers"):
                            (_c, "volumeMounts"): "mountPath", (_c, "volumeDevices"): "devicePath"})
 # lists of scalars with patchStrategy "merge": a patch adds to them
 SMP_MERGE_SCALARS = {("metadata", "finalizers"), ("spec", "podCIDRs")}
+# the group resources whose status kube-apiserver keeps on a /status subresource (not served here)
+STATUS_KEPT_APART = WORKLOADS + (PDB_KEY, CRD_KEY)
+
+
+def field_schema(res: Res) -> fieldmanager.Schema:
+    """What the field manager knows of ``res``: the keyed lists of SMP_MERGE_KEYS (none for a
+    custom resource, whose lists are atomic), and whether status is left out of managedFields."""
+    return fieldmanager.Schema({} if res.custom else SMP_MERGE_KEYS,
+                               res.status_subresource or res.key in STATUS_KEPT_APART)
+
+
+def _gvk_string(api_version: object, kind: object) -> str:
+    """schema.GroupVersionKind.String() of an unstructured body (an unparsable apiVersion is empty)."""
+    parts = api_version.split("/") if isinstance(api_version, str) else []
+    if len(parts) == 1:
+        group, version = "", parts[0]
+    elif len(parts) == 2:
+        group, version = parts
+    else:
+        group = version = ""
+    return "%s/%s, Kind=%s" % (group, version, kind if isinstance(kind, str) else "")
 
 
 def strategic_merge_patch(target, patch):
@@ -1177,15 +1233,16 @@ class APIServer:
         """A stub OpenAPI v3 document of one group/version: for each kind, only
         its PATCH operation (x-kubernetes-group-version-kind, the query
         parameters fieldManager and fieldValidation, the accepted patch
-        types: no strategic merge for a custom resource) and no schemas.
-        That is what kubectl reads to decide that validation is left to the
-        server and whether strategic merge patches are accepted (it then
-        builds them from its compiled-in types)."""
+        types: apply, merge and, but for a custom resource, strategic merge)
+        and no schemas.  That is what kubectl reads to decide that validation
+        is left to the server and whether strategic merge patches are accepted
+        (it then builds them from its compiled-in types; only the strategic
+        merge type counts)."""
         base = "/apis/%s/%s" % (group, version) if group else "/api/v1"
         paths = {}
         for r in (served or RESOURCES)[(group, version)].values():
             path = "%s%s/%s/{name}" % (base, "/namespaces/{namespace}" if r.namespaced else "", r.name)
-            ctypes = [PATCH_MERGE] if r.custom else [PATCH_MERGE, PATCH_STRATEGIC]
+            ctypes = [PATCH_APPLY, PATCH_MERGE] + ([] if r.custom else [PATCH_STRATEGIC])
             paths[path] = {"patch": {
                 "operationId": "patch%s%s%s" % ("".join(w.capitalize() for w in re.split(r"[.\-]", group or "core")),
                                                 version.capitalize(), ("Namespaced" if r.namespaced else "") + r.kind),
@@ -1262,6 +1319,8 @@ class _Handler(BaseHTTPRequestHandler):
         raw = self.rfile.read(n) if n else b""
         self._consumed = True
         ctype = (self.headers.get("Content-Type") or "").split(";")[0].strip().lower()
+        if ctype == PATCH_APPLY:
+            return self._read_apply(raw)
         if raw and ctype and ctype != "application/json" and not ctype.endswith("+json"):
             # e.g. application/vnd.kubernetes.protobuf from kubectl's typed commands
             self.send_status(status(415, "UnsupportedMediaType", "the body of the request was in an unknown format - "
@@ -1272,6 +1331,20 @@ class _Handler(BaseHTTPRequestHandler):
         except ValueError as e:
             self.send_status(status(400, "BadRequest", "error decoding body: %s" % e))
             return Ellipsis
+
+    def _read_apply(self, raw: bytes) -> object:
+        """An apply patch body: JSON, or YAML with PyYAML (Ellipsis after a 400)."""
+        try:
+            return json.loads(raw.decode() or "{}")
+        except ValueError as e:
+            err = e
+        if yaml is not None:
+            try:
+                return yaml.safe_load(raw.decode()) or {}
+            except (ValueError, yaml.YAMLError) as e:
+                err = e
+        self.send_status(status(400, "BadRequest", "error decoding YAML: %s" % err))
+        return Ellipsis
 
     # -- dispatch -----------------------------------------------------------
     def do_GET(self):
@@ -1440,10 +1513,15 @@ class _Handler(BaseHTTPRequestHandler):
             if ctype == PATCH_JSON:
                 return self.send_status(status(415, "UnsupportedMediaType",
                                                "json-patch is not supported by the kubeforge test double"))
-            if ctype == PATCH_APPLY:
+            if ctype == PATCH_APPLY and sub is not None:
                 return self.send_status(status(415, "UnsupportedMediaType",
-                                               "server-side apply (application/apply-patch+yaml) is not supported "
-                                               "by the kubeforge test double"))
+                                               "server-side apply (application/apply-patch+yaml) of a subresource "
+                                               "is not supported by the kubeforge test double"))
+        if m in ("PATCH", "PUT"):
+            bad = self._options_problem("PatchOptions", ctype) if m == "PATCH" else \
+                self._options_problem("UpdateOptions")
+            if bad:
+                return self.send_status(bad)
         dry = self._dry_run()
         if dry is Ellipsis:
             return
@@ -1477,6 +1555,8 @@ class _Handler(BaseHTTPRequestHandler):
                                             "details": dict(res.details(name), uid=obj["metadata"].get("uid", ""))})
             return self.send_body(200, self._with_type(obj, res))
         if m in ("PATCH", "PUT"):
+            if m == "PATCH" and ctype == PATCH_APPLY:
+                return self._apply(res, name, ns, key_ns, obj, dry)
             if obj is None:
                 return self.send_status(notfound)
             body = self.read_json()
@@ -1494,34 +1574,116 @@ class _Handler(BaseHTTPRequestHandler):
                     return self.send_status(bad)
             if not isinstance(new.get("metadata"), dict):
                 new["metadata"] = {}
-            if new["metadata"].get("name", name) != name:
-                return self.send_status(status(400, "BadRequest", "the name of the object (%s) does not match the name on the URL (%s)" % (new["metadata"].get("name"), name)))
-            want_rv = new["metadata"].get("resourceVersion")
-            if want_rv and str(want_rv) != obj["metadata"].get("resourceVersion"):
-                return self.send_status(status(409, "Conflict", 'Operation cannot be fulfilled on %s "%s": the object '
-                                                                'has been modified; please apply your changes to the '
-                                                                'latest version and try again' % (res.key, name),
-                                               res.details(name)))
-            for keep in ("uid", "creationTimestamp", "name"):
-                if keep in obj["metadata"]:
-                    new["metadata"][keep] = obj["metadata"][keep]
-            if ns:
-                new["metadata"]["namespace"] = ns
-            new.pop("kind", None)
-            new.pop("apiVersion", None)
-            bad = self._admit(res, new, obj)
-            if bad:
-                return self.send_status(bad)
-            if self._unchanged(obj, new):
-                # like kube-apiserver: a no-op update is not written, resourceVersion stays
-                return self.send_body(200, self._with_type(obj, res))
-            if dry:
-                # dryRun=All: the answer a real update would give, nothing written
-                new["metadata"]["resourceVersion"] = obj["metadata"].get("resourceVersion")
-                return self.send_body(200, self._with_type(new, res))
-            api.store.update(res.key, new, key_ns)
-            return self.send_body(200, self._with_type(new, res))
+            if sub is not None:  # a write to /status leaves managedFields as they are
+                fieldmanager.keep(obj, new)
+            return self._update(res, name, ns, key_ns, obj, new, dry, None if sub else self._manager())
         return self.send_status(status(405, "MethodNotAllowed", "the server does not allow this method on the requested resource"))
+
+    def _update(self, res: Res, name: str, ns: Optional[str], key_ns: str, obj: dict, new: dict, dry: bool,
+                manager: Optional[str]) -> None:
+        """The end of a PUT, PATCH or apply of the stored ``obj``: name and resourceVersion checks,
+        admission, managedFields (the Update of ``manager``; None: ``new`` carries them already),
+        then the write, unless nothing changes."""
+        if new["metadata"].get("name", name) != name:
+            return self.send_status(status(400, "BadRequest", "the name of the object (%s) does not match the name "
+                                                              "on the URL (%s)" % (new["metadata"].get("name"), name)))
+        want_rv = new["metadata"].get("resourceVersion")
+        if want_rv and str(want_rv) != obj["metadata"].get("resourceVersion"):
+            return self.send_status(status(409, "Conflict", 'Operation cannot be fulfilled on %s "%s": the object '
+                                                            'has been modified; please apply your changes to the '
+                                                            'latest version and try again' % (res.key, name),
+                                           res.details(name)))
+        for keep in ("uid", "creationTimestamp", "name"):
+            if keep in obj["metadata"]:
+                new["metadata"][keep] = obj["metadata"][keep]
+        if ns:
+            new["metadata"]["namespace"] = ns
+        new.pop("kind", None)
+        new.pop("apiVersion", None)
+        bad = self._admit(res, new, obj)
+        if bad:
+            return self.send_status(bad)
+        if manager is not None:
+            fieldmanager.record_update(obj, new, manager, res.api_version, field_schema(res), now_rfc3339())
+        if self._unchanged(obj, new) and (manager is not None or obj["metadata"].get("managedFields")
+                                          == new["metadata"].get("managedFields")):
+            # like kube-apiserver: a no-op update is not written, resourceVersion and managedFields stay
+            return self.send_body(200, self._with_type(obj, res))
+        if dry:
+            # dryRun=All: the answer a real update would give, nothing written
+            new["metadata"]["resourceVersion"] = obj["metadata"].get("resourceVersion")
+            return self.send_body(200, self._with_type(new, res))
+        self.server_api.store.update(res.key, new, key_ns)
+        return self.send_body(200, self._with_type(new, res))
+
+    def _apply(self, res: Res, name: str, ns: Optional[str], key_ns: str, obj: Optional[dict], dry: bool) -> None:
+        """PATCH application/apply-patch+yaml: server-side apply (fieldmanager.apply) by the
+        ``fieldManager`` of the query to the stored ``obj``, or to nothing, which creates it."""
+        config = self.read_json()
+        if config is Ellipsis:
+            return
+        if not isinstance(config, dict) or not isinstance(config.get("metadata", {}), dict):
+            return self.send_status(status(400, "BadRequest", "error decoding YAML: the apply configuration is not "
+                                                              "an object with a metadata object"))
+        if (config.get("apiVersion"), config.get("kind")) != (res.api_version, res.kind):
+            # the field manager's version check, before anything else
+            return self.send_status(status(400, "BadRequest", "invalid object type: " +
+                                           _gvk_string(config.get("apiVersion"), config.get("kind"))))
+        md = config.get("metadata", {})
+        if md.get("managedFields") is not None:
+            return self.send_status(status(400, "BadRequest", "metadata.managedFields must be nil"))
+        if md.get("name", name) != name:
+            return self.send_status(status(400, "BadRequest", "the name of the object (%s) does not match the name "
+                                                              "on the URL (%s)" % (md.get("name"), name)))
+        if obj is None and res.namespaced and res.key != "namespaces" \
+                and self.server_api.store.get("namespaces", ns) is None:
+            return self.send_status(status(404, "NotFound", 'namespaces "%s" not found' % ns,
+                                           {"name": ns, "kind": "namespaces"}))
+        force = self.query.get("force", "false").lower() not in ("false", "0")
+        try:
+            new = fieldmanager.apply(obj, config, self.query["fieldManager"], res.api_version, force,
+                                     field_schema(res), now_rfc3339())
+        except fieldmanager.Conflicts as e:
+            return self.send_status(status(409, "Conflict", e.message(), {"causes": e.causes()}))
+        new["metadata"]["name"] = name
+        if obj is None:
+            return self._insert(res, key_ns, new, dry)
+        if md.get("resourceVersion"):
+            new["metadata"]["resourceVersion"] = md["resourceVersion"]  # a precondition, as in an update
+        return self._update(res, name, ns, key_ns, obj, new, dry, None)
+
+    def _manager(self) -> str:
+        """The field manager of a write: ``fieldManager``, else kube-apiserver's prefixFromUserAgent
+        (the User-Agent up to its first "/", printable characters, at most 128 bytes)."""
+        if self.query.get("fieldManager"):
+            return self.query["fieldManager"]
+        out = ""
+        for ch in (self.headers.get("User-Agent") or "").split("/")[0]:
+            if not ch.isprintable():
+                continue
+            if len((out + ch).encode()) > 128:
+                break
+            out += ch
+        return out
+
+    def _options_problem(self, kind: str, patch_type: Optional[str] = None) -> Optional[dict]:
+        """ValidateCreateOptions, ValidateUpdateOptions or ValidatePatchOptions (``kind``) for the
+        fieldManager and force of the query: the 422 to answer, or None."""
+        errs = []
+        manager = self.query.get("fieldManager", "")
+        if patch_type is not None and patch_type != PATCH_APPLY and "force" in self.query:
+            errs.append(("force", "FieldValueForbidden", "Forbidden: may not be specified for non-apply patch"))
+        if patch_type == PATCH_APPLY and not manager:
+            errs.append(("fieldManager", "FieldValueRequired", "Required value: is required for apply patch"))
+        if len(manager.encode()) > 128:
+            errs.append(("fieldManager", "FieldValueTooLong", "Too long: may not be more than 128 bytes"))
+        if not errs:
+            return None
+        msgs = ["%s: %s" % (f, m) for f, _, m in errs]
+        return status(422, "Invalid", '%s.meta.k8s.io "" is invalid: %s'
+                      % (kind, msgs[0] if len(msgs) == 1 else "[%s]" % ", ".join(msgs)),
+                      {"group": "meta.k8s.io", "kind": kind,
+                       "causes": [{"reason": r, "message": m, "field": f} for f, r, m in errs]})
 
     def _evict(self, ns: str, name: str) -> None:
         """POST pods/<name>/eviction, as kube-apiserver's create handler and EvictionREST.Create
@@ -1638,7 +1800,8 @@ class _Handler(BaseHTTPRequestHandler):
     def _unchanged(old, new):
         def norm(o):
             o = {k: v for k, v in o.items() if k not in ("kind", "apiVersion")}
-            o["metadata"] = {k: v for k, v in (o.get("metadata") or {}).items() if k != "resourceVersion"}
+            o["metadata"] = {k: v for k, v in (o.get("metadata") or {}).items()
+                             if k not in ("resourceVersion", "managedFields")}
             return o
         return norm(old) == norm(new)
 
@@ -1826,6 +1989,9 @@ class _Handler(BaseHTTPRequestHandler):
         self.close_connection = True
 
     def _create(self, res, key_ns):
+        bad = self._options_problem("CreateOptions")
+        if bad:
+            return self.send_status(bad)
         body = self.read_json()
         if body is Ellipsis:
             return
@@ -1835,8 +2001,17 @@ class _Handler(BaseHTTPRequestHandler):
         bad = self._bad_type(res, body)
         if bad:
             return self.send_status(bad)
+        dry = self._dry_run()
+        if dry is Ellipsis:
+            return
         body.pop("kind", None)
         body.pop("apiVersion", None)
+        return self._insert(res, key_ns, body, dry, self._manager())
+
+    def _insert(self, res: Res, key_ns: str, body: dict, dry: bool, manager: Optional[str] = None) -> None:
+        """The end of a create, by POST or by an apply to a missing object: namespace, defaults,
+        admission, managedFields (the Update of ``manager``; None: ``body`` carries them already),
+        then the store (409 AlreadyExists if the name is taken)."""
         if res.namespaced:
             body["metadata"]["namespace"] = key_ns
         elif res.group:
@@ -1847,9 +2022,8 @@ class _Handler(BaseHTTPRequestHandler):
         bad = self._admit(res, body, None)
         if bad:
             return self.send_status(bad)
-        dry = self._dry_run()
-        if dry is Ellipsis:
-            return
+        if manager is not None:
+            fieldmanager.record_update(None, body, manager, res.api_version, field_schema(res), now_rfc3339())
         if dry:
             if self.server_api.store.get(res.key, body["metadata"]["name"], key_ns) is not None:
                 name = body["metadata"]["name"]

@@ -14,5 +14,5 @@ pki = importlib.import_module(_K3S + ".pki")
 klog = importlib.import_module(_K3S + ".klog")
 etcd = importlib.import_module(_K3S + ".etcd")
 
-# modules of the K3s package that the kubeadm build embeds (api -> klog, state; etcd -> klog, state)
-EMBEDDED = ("__init__", "api", "state", "pki", "klog", "etcd")
+# modules of the K3s package that the kubeadm build embeds (api -> fieldmanager, klog, state; etcd -> klog, state)
+EMBEDDED = ("__init__", "api", "fieldmanager", "state", "pki", "klog", "etcd")

@@ -385,7 +385,6 @@ def test_patch_content_types(api):
         st, obj = call(conn, "PATCH", path, {"metadata": {"labels": {"x": "y"}}}, "application/merge-patch+json")
         assert st == 200 and obj["metadata"]["resourceVersion"] == rv
         for ctype, msg in (("application/json-patch+json", "json-patch is not supported"),
-                           ("application/apply-patch+yaml", "server-side apply (application/apply-patch+yaml) is not supported"),
                            ("application/json", "accepted media types include: application/json-patch+json, "
                                                 "application/merge-patch+json, application/strategic-merge-patch+json, "
                                                 "application/apply-patch+yaml"),

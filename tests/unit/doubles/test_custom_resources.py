@@ -232,7 +232,7 @@ def test_openapi_v3_lists_custom_group_without_strategic_merge(api):
     st, doc = request(api, "GET", url)
     [op] = [p["patch"] for p in doc["paths"].values()]
     assert op["x-kubernetes-group-version-kind"] == {"group": "oapi.example.com", "kind": "Widget", "version": "v1"}
-    assert list(op["requestBody"]["content"]) == [MERGE]
+    assert list(op["requestBody"]["content"]) == ["application/apply-patch+yaml", MERGE]
 
 
 # --------------------------------------------------------------------------
