@@ -33,6 +33,7 @@ PREFIXES: tuple[str, ...] = (
     "reset_",
     "restore_",
     "upgrade_",
+    "workloads_",
 )
 
 # The collection's roles; a name with no close match points at the role(s) its prefix belongs to.
@@ -55,6 +56,7 @@ ROLES: tuple[str, ...] = (
     "reset",
     "restore",
     "upgrade",
+    "workloads",
 )
 
 # Public facts the roles set themselves, and variables the playbooks read that no role declares.
@@ -65,6 +67,8 @@ PUBLIC_NAMES: frozenset[str] = frozenset((
     "k3s_server_cluster_token",  # the token read back from the first server (k3s_server, token.yml)
     "k3s_artifacts_binary_changed",  # whether the k3s binary changed (k3s_artifacts, install.yml)
     "cluster_hosts",  # playbooks/site.yml: the hosts to run on
+    "workloads_plan",  # the workloads each cluster gets and loses (workloads role, validate.yml)
+    "workloads_cluster",  # the cluster as the workloads' templates see it (workloads role, main.yml)
 ))
 
 # Per-role variables replaced by cluster_artifacts_cache_dir and cluster_artifacts_download_timeout;
