@@ -40,7 +40,8 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(os.path.dirname(HERE))
 sys.path.insert(0, HERE)
 
-from benchlib.report import ShapeResult, backup_markdown, markdown, targets, upgrade_markdown  # noqa: E402
+from benchlib.report import (ShapeResult, backup_markdown, markdown, targets, upgrade_markdown,  # noqa: E402
+                             workloads_markdown)
 from benchlib.shapes import (IMAGE, K3S_UPGRADE_FROM, K3S_VERSION, KUBERNETES_VERSION, SHAPES, SMOKE, Shape,  # noqa: E402
                              forks_for, host_names, inventory)
 from benchlib.stats import RunStats, read_access_log, read_events  # noqa: E402
@@ -52,6 +53,27 @@ nodes = importlib.util.module_from_spec(_NODES_SPEC)
 _NODES_SPEC.loader.exec_module(nodes)
 
 LABEL = "kubeforge.bench"
+# --workloads: three workloads for every cluster (a CRD and an object of it; a template rendered per cluster; an
+# object waited for), the shape of a small estate's shared list.
+WORKLOADS = [
+    {"name": "gadgets", "namespace": "gadgets", "selector": {},
+     "manifests": [{"definition": {
+         "apiVersion": "apiextensions.k8s.io/v1", "kind": "CustomResourceDefinition",
+         "metadata": {"name": "gadgets.bench.example.com"},
+         "spec": {"group": "bench.example.com", "scope": "Namespaced",
+                  "names": {"plural": "gadgets", "singular": "gadget", "kind": "Gadget"},
+                  "versions": [{"name": "v1", "served": True, "storage": True, "schema": {"openAPIV3Schema": {
+                      "type": "object", "x-kubernetes-preserve-unknown-fields": True}}}]}}},
+         {"definition": {"apiVersion": "bench.example.com/v1", "kind": "Gadget", "metadata": {"name": "g"},
+                         "spec": {"size": 1}}}]},
+    {"name": "settings", "namespace": "settings", "selector": {"matchExpressions": [{"key": "tier", "operator": "Exists"}]},
+     "manifests": [{"definition": {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "settings"},
+                                   "data": {"cluster": "{{ workloads_cluster.name }}"}}}]},
+    {"name": "tools", "namespace": "tools", "selector": {},
+     "manifests": [{"definition": {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "tools"},
+                                   "data": {"tier": "{{ workloads_cluster.labels.tier }}"}}}],
+     "wait_for": [{"kind": "ConfigMap", "name": "tools"}]},
+]
 NODE_OPTIONS = [
     "--cap-add", "SYS_ADMIN", "--cap-add", "NET_ADMIN",
     "--security-opt", "seccomp=unconfined", "--security-opt", "apparmor=unconfined",
@@ -403,6 +425,48 @@ class Bench:
                 self.remove(names)
         return rows
 
+    # -- workloads --------------------------------------------------------------------------
+    def run_workloads(self, cluster_counts: Sequence[int]) -> List[Dict[str, float]]:
+        """Time playbooks/workloads.yml applying WORKLOADS to N single-server K3s clusters (SQLite), for each N.
+
+        New clusters per count, each its own container and cluster_name, built by site.yml without workloads; then
+        workloads.yml applies the three workloads to every cluster (timed), is checked (every cluster holds them),
+        and runs again, which must change nothing (timed). Returns one row per count: clusters, apply and rerun
+        seconds."""
+        rows: List[Dict[str, float]] = []
+        for count in cluster_counts:
+            prefix = f"{self.tag}-workloads-{count}"
+            names = [f"{prefix}-s{i}" for i in range(1, count + 1)]
+            forks = forks_for(count)
+            # One server a cluster: the shape gives the inventory its K3s settings (SQLite, no load balancer).
+            shape = Shape(f"k3s-x{count}", f"{count} K3s clusters of one server", "k3s", 1, 0)
+            try:
+                self.containers(names)
+                run_dir = self.run_dir(prefix)
+                inv = inventory(shape, {"servers": names}, mirror_url=self.mirror_url, run_dir=run_dir)
+                del inv["all"]["vars"]["cluster_name"]
+                for i, name in enumerate(names, 1):
+                    inv["all"]["children"]["servers"]["hosts"][name] = {
+                        "cluster_name": f"bench-{i}", "cluster_labels": {"tier": "edge" if i % 2 else "core"}}
+                wall, _, _, _ = self.playbook(os.path.join(ROOT, "site.yml"), inv, f"{prefix}-site", forks)
+                log(f"workloads: {count} clusters built in {wall:.1f}s")
+                inv["all"]["vars"].update(workloads_list=WORKLOADS, workloads_files_dir=HERE)
+                playbook = os.path.join(ROOT, "playbooks", "workloads.yml")
+                wall, stats, _, _ = self.playbook(playbook, inv, f"{prefix}-apply", forks)
+                for name in names:
+                    have = self.docker("exec", name, "k3s", "kubectl", "get", "configmaps,gadgets", "-A", "-l",
+                                       "app.kubernetes.io/managed-by=kubeforge", "-o", "name").split()
+                    if len(have) != 3:
+                        raise BenchError(f"workloads: {name} holds {have} after the run, not the 3 objects")
+                rerun, restats, _, _ = self.playbook(playbook, inv, f"{prefix}-rerun", forks)
+                if restats.changed:
+                    raise BenchError(f"workloads: the rerun changed {restats.changed} things; log: {prefix}-rerun.log")
+                log(f"workloads: {count} clusters: apply {wall:.1f}s ({stats.changed} changed), rerun {rerun:.1f}s")
+                rows.append({"clusters": count, "apply": wall, "rerun": rerun, "changed": stats.changed})
+            finally:
+                self.remove(names)
+        return rows
+
     def add_markers(self, node: str, start: int, end: int) -> None:
         """Create the ConfigMaps kf-bench-<start>..<end - 1> on the cluster, through the node's kubectl."""
         for first in range(start, end, 500):
@@ -459,6 +523,9 @@ def main(argv: Optional[List[str]] = None) -> int:
     ap.add_argument("--upgrade", metavar="N[,N...]",
                     help="instead of the shapes: time playbooks/upgrade.yml of a K3s cluster of 1 server and N agents, "
                          "for each N; writes docs/benchmarks-upgrade.md")
+    ap.add_argument("--workloads", metavar="N[,N...]",
+                    help="instead of the shapes: time playbooks/workloads.yml applying 3 workloads to N single-server "
+                         "K3s clusters, for each N; writes docs/benchmarks-workloads.md")
     ap.add_argument("--reuse", metavar="RESULTS_JSON",
                     help="take the shapes this run does not measure from an earlier run's results.json (the report says so)")
     a = ap.parse_args(argv)
@@ -480,6 +547,9 @@ def main(argv: Optional[List[str]] = None) -> int:
     if a.backup:
         markers = [int(n) for n in a.backup.split(",")]
         return main_table(bench, "backup", lambda: bench.run_backup(markers), backup_markdown)
+    if a.workloads:
+        counts = [int(n) for n in a.workloads.split(",")]
+        return main_table(bench, "workloads", lambda: bench.run_workloads(counts), workloads_markdown)
     if a.upgrade:
         counts = [int(n) for n in a.upgrade.split(",")]
         return main_table(bench, "upgrade", lambda: bench.run_upgrade(counts),
@@ -552,7 +622,7 @@ def main(argv: Optional[List[str]] = None) -> int:
 
 def main_table(bench: Bench, what: str, measure: Callable[[], List[Dict[str, float]]],
                render: Callable[[List[Dict[str, float]], str, str], str]) -> int:
-    """--backup and --upgrade: measure the rows on a fresh mirror, then write docs/benchmarks-<what>.md."""
+    """--backup, --upgrade and --workloads: measure the rows on a fresh mirror, then write docs/benchmarks-<what>.md."""
     try:
         bench.start()
         log(f"logs and inventories in {bench.work}; mirror {bench.mirror_url}")

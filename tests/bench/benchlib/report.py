@@ -195,8 +195,33 @@ def upgrade_markdown(rows: List[Dict[str, float]], where: str, when: str, versio
         batches = -(-agents // max(1, -(-agents * 20 // 100))) if agents else 0
         lines.append(f"| {agents} | {batches} | {r['upgrade']:.1f} | {r['upgrade'] / (agents + 3):.1f} | "
                      f"{int(r['downloads'])} | {r['rerun']:.1f} | {int(r['reads'])} | {int(r['failed'])} |")
-    if len(rows) > 1:
-        small, large = min(rows, key=lambda r: r["agents"]), max(rows, key=lambda r: r["agents"])
-        lines += ["", f"{int(large['agents'])} agents took {large['upgrade'] / small['upgrade']:.2f} times as long as "
-                      f"{int(small['agents'])} (target: at most 1.5)."]
-    return "\n".join(lines) + "\n"
+    return "\n".join(lines + _ratio(rows, "agents", "upgrade", 1.5)) + "\n"
+
+
+def _ratio(rows: List[Dict[str, float]], count: str, seconds: str, target: float) -> List[str]:
+    """The closing line of a report: how much longer the largest count took than the smallest, against the target."""
+    if len(rows) < 2:
+        return []
+    small, large = min(rows, key=lambda r: r[count]), max(rows, key=lambda r: r[count])
+    return ["", f"{int(large[count])} {count} took {large[seconds] / small[seconds]:.2f} times as long as "
+                f"{int(small[count])} (target: at most {target:g})."]
+
+
+def workloads_markdown(rows: List[Dict[str, float]], where: str, when: str) -> str:
+    """The report of the workload times, with the ratio of the most clusters' to the fewest's."""
+    lines = [
+        "# Workload times",
+        "",
+        f"Measured {when} by `tests/bench/bench.py --workloads`, {where}. For each count, that many new single-server",
+        "K3s clusters (the test double, SQLite), each its own cluster in one inventory, built by `site.yml`; then",
+        "`playbooks/workloads.yml` applies three workloads to every cluster (a CRD and an object of it, a ConfigMap",
+        "rendered per cluster, a ConfigMap waited for) from the controller through each cluster's context, timed",
+        "whole (the planning play included), and runs again, which changes nothing. One fork per cluster. One run",
+        "per count.",
+        "",
+        "| clusters | apply (s) | changed | rerun (s) |",
+        "| ---: | ---: | ---: | ---: |",
+    ]
+    for r in rows:
+        lines.append(f"| {int(r['clusters'])} | {r['apply']:.1f} | {int(r['changed'])} | {r['rerun']:.1f} |")
+    return "\n".join(lines + _ratio(rows, "clusters", "apply", 2)) + "\n"

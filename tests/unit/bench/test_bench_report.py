@@ -349,3 +349,16 @@ def test_upgrade_report_has_one_row_per_count_and_the_ratio() -> None:
     assert "| 8 | 4 | 70.0 | 6.4 | 1 | 8.0 | 130 | 2 |" in lines
     assert "8 agents took 1.40 times as long as 2 (target: at most 1.5)." in lines
     assert "from v1.34.2+k3s1 to v1.35.1+k3s1" in text and "Measured 2026-12-04" in text
+
+
+def test_workloads_report_has_one_row_per_count_and_the_ratio() -> None:
+    text = report.workloads_markdown(
+        [{"clusters": 1, "apply": 20.0, "rerun": 9.04, "changed": 9},
+         {"clusters": 8, "apply": 31.0, "rerun": 12.0, "changed": 72}],
+        "2 cores", "2026-12-05")
+    lines = text.splitlines()
+    assert lines[0] == "# Workload times"
+    assert "| 1 | 20.0 | 9 | 9.0 |" in lines
+    assert "| 8 | 31.0 | 72 | 12.0 |" in lines
+    assert "8 clusters took 1.55 times as long as 1 (target: at most 2)." in lines
+    assert "Measured 2026-12-05" in text and "2 cores" in text
