@@ -68,7 +68,7 @@ PUBLIC_NAMES: frozenset[str] = frozenset((
     "k3s_artifacts_binary_changed",  # whether the k3s binary changed (k3s_artifacts, install.yml)
     "cluster_hosts",  # playbooks/site.yml: the hosts to run on
     "workloads_plan",  # the workloads each cluster gets and loses (workloads role, validate.yml)
-    "workloads_cluster",  # the cluster as the workloads' templates see it (workloads role, main.yml)
+    "workloads_cluster",  # the cluster as the workloads' templates see it (workloads role, describe.yml)
 ))
 
 # Per-role variables replaced by cluster_artifacts_cache_dir and cluster_artifacts_download_timeout;

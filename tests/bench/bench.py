@@ -456,8 +456,10 @@ class Bench:
                 for name in names:
                     have = self.docker("exec", name, "k3s", "kubectl", "get", "configmaps,gadgets", "-A", "-l",
                                        "app.kubernetes.io/managed-by=kubeforge", "-o", "name").split()
-                    if len(have) != 3:
-                        raise BenchError(f"workloads: {name} holds {have} after the run, not the 3 objects")
+                    # the objects of the three workloads, and the record of what is applied
+                    if len(have) != 4:
+                        raise BenchError(f"workloads: {name} holds {have} after the run, not the 3 objects and the "
+                                         "record")
                 rerun, restats, _, _ = self.playbook(playbook, inv, f"{prefix}-rerun", forks)
                 if restats.changed:
                     raise BenchError(f"workloads: the rerun changed {restats.changed} things; log: {prefix}-rerun.log")
