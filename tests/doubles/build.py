@@ -95,7 +95,7 @@ DEFAULT_ETCD_VERSION = "v3.6.5"
 ETCD_ARCHES = ["amd64", "arm64"]
 ETCD_PROGRAMS = ["etcdctl", "etcdutl"]
 # the K3s double's modules that the kubeadm/kubelet doubles import (kubeadm/k3slib.py)
-K3S_SHARED = ["__init__", "api", "etcd", "fieldmanager", "klog", "pki", "state"]
+K3S_SHARED = ["__init__", "api", "etcd", "fieldmanager", "klog", "pki", "rbac", "serviceaccount", "state"]
 ARCHES = [("amd64", "k3s"), ("arm64", "k3s-arm64"), ("arm", "k3s-armhf")]
 PKG = "kubeforge_k3s_double"
 

@@ -2,7 +2,8 @@
 (PyYAML, where installed, only reads YAML apply bodies).
 
 Generic enough to be reused by other doubles: the caller supplies a Store
-(state.py), version info, an authenticator and optional extra routes.
+(state.py), version info, an authenticator, its own authorizer and optional
+extra routes.
 
 Implemented: legacy discovery (/api, /api/v1, /apis, /apis/<group>,
 /apis/<group>/<version>), a stub OpenAPI v3 (/openapi/v3, enough for
@@ -46,8 +47,58 @@ Resources: CORE_RESOURCES (core/v1) and GROUP_RESOURCES (apps/v1 daemonsets,
 deployments, replicasets and statefulsets, policy/v1 poddisruptionbudgets,
 rbac.authorization.k8s.io/v1, apiextensions.k8s.io/v1
 customresourcedefinitions).  A group resource is stored, reported in Status
-bodies and handed to the authorize/present hooks under its qualified name
+bodies and handed to the present hook under its qualified name
 (``daemonsets.apps``), so it never collides with a core one.
+
+Authentication and authorization (the details, and what is not modelled, are
+in rbac.py and serviceaccount.py):
+
+- The double's ``authenticate`` hook names the user and its groups (client
+  certificates: CN and O; the doubles' own tokens; ServiceAccount tokens
+  through APIServer.service_account_user); every authenticated user also
+  gets the group ``system:authenticated``.  Anything else is a 401
+  ``Unauthorized``: there is no anonymous user (K3s runs kube-apiserver with
+  --anonymous-auth=false; the kubeadm double serves its anonymous paths as
+  routes, before authentication).
+- Every request is authorized before the double looks at what it asks for,
+  reads, watches, discovery and health paths included, with kube-apiserver's
+  request attributes (rbac.request_attributes: verb get, list, watch,
+  create, update, patch, delete or deletecollection, API group, namespace,
+  ``resource/subresource``, name; or a non-resource path and its lower-case
+  method): members of ``system:masters`` first, then the double's
+  ``authorize`` hook (its Node authorizer and the like: allow, deny with its
+  message, or no opinion), then RBAC over the store's Roles, ClusterRoles,
+  RoleBindings and ClusterRoleBindings, read on every request.  A denial is
+  kube-apiserver's 403 (rbac.forbidden_status), e.g. ``configmaps is
+  forbidden: User "u" cannot list resource "configmaps" in API group "" in
+  the namespace "default"``; an unknown resource is a 403 too for a user who
+  may not see it.  ensure_rbac_defaults creates kube-apiserver's bootstrap
+  ClusterRoles and ClusterRoleBindings cluster-admin (system:masters),
+  system:discovery (system:authenticated) and system:public-info-viewer
+  (system:authenticated, system:unauthenticated) when they are missing.
+  Without an ``authorize`` hook (the in-process API of unit tests), every
+  authenticated request is allowed.
+- ServiceAccount tokens (legacy, Secret-based): a Secret of type
+  ``kubernetes.io/service-account-token`` must name its ServiceAccount in
+  the annotation ``kubernetes.io/service-account.name`` (422, as
+  ValidateSecret words it).  After every create or update of a Secret
+  through the API, kube-controller-manager's tokens controller runs
+  synchronously (APIServer.sync_token_secret), so every server of a
+  replicated store sees the result: a token Secret whose ServiceAccount is
+  missing, or is another one than its ``kubernetes.io/service-account.uid``
+  says, is deleted; otherwise ``data.token`` (a JWT, HS256 in the double),
+  ``data.ca.crt`` (the cluster CA) and ``data.namespace`` are filled and the
+  uid annotation set, recorded in managedFields as an Update of
+  kube-controller-manager (``k3s`` in K3s).  The create's or update's answer
+  is the Secret as written, before the controller.  Deleting a
+  ServiceAccount deletes its token Secrets; a new ServiceAccount gets none
+  (as in Kubernetes 1.24+).  A token authenticates as
+  ``system:serviceaccount:<ns>:<name>`` with the groups
+  ``system:serviceaccounts`` and ``system:serviceaccounts:<ns>`` while its
+  Secret holds it and its ServiceAccount has the uid of its claims; its
+  Secret gets the ``kubernetes.io/legacy-token-last-used`` label (the UTC
+  date, once a day) and one labelled ``kubernetes.io/legacy-token-invalid-since``
+  is refused, as kube-apiserver's legacy token authenticator does.
 
 PodDisruptionBudgets and evictions (what ``kubectl drain`` uses):
 
@@ -105,6 +156,7 @@ subresource.  Deleting the CRD deletes its objects and stops serving it.
 """
 import base64
 import copy
+import dataclasses
 import hashlib
 import json
 import re
@@ -113,12 +165,12 @@ import ssl
 import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Callable, Optional
+from typing import Callable, Optional, Tuple
 from urllib.parse import parse_qs, urlsplit
 
 from common import timestamps, wire
 
-from . import fieldmanager, klog
+from . import fieldmanager, klog, rbac, serviceaccount
 from .state import Conflict, Unavailable, now_rfc3339
 
 try:  # an apply body may be YAML where PyYAML is installed; JSON (which is YAML) always works
@@ -220,6 +272,15 @@ RESOURCES = {("", "v1"): {n: Res("", "v1", n, *v) for n, v in CORE_RESOURCES.ite
 for _gv, _table in GROUP_RESOURCES.items():
     _g, _v = _gv.split("/")
     RESOURCES[(_g, _v)] = {n: Res(_g, _v, n, *v) for n, v in _table.items()}
+
+
+SECRETS = RESOURCES[("", "v1")]["secrets"]
+RBAC_KEYS = {n: r.key for n, r in RESOURCES[(rbac.RBAC_GROUP, "v1")].items()}
+
+
+def _read_file(path: str) -> bytes:
+    with open(path, "rb") as fh:
+        return fh.read()
 
 
 def groups(served=None):
@@ -1114,12 +1175,25 @@ TABLES.update({
 
 
 class APIServer:
-    """HTTPS Kubernetes API.  ``authenticate(handler)`` returns a user name or
-    None; ``routes`` maps exact paths to ``fn(handler) -> (code, ctype, body)``
-    served before authentication (supervisor endpoints).
+    """HTTPS Kubernetes API.  ``authenticate(handler)`` returns the user (a
+    str, or an rbac.User with its groups) or None (-> 401); ``routes`` maps
+    exact paths to ``fn(handler) -> (code, ctype, body)`` served before
+    authentication (supervisor endpoints).
 
-    Optional hooks: ``authorize(user, verb, resource, name, body)`` returns
-    None or a forbidden message (-> 403); ``present(resource, obj)`` returns
+    ``authorize(attrs)`` (an rbac.Attributes) is the double's own authorizer,
+    asked after the system:masters bypass and before RBAC: True allows, a
+    string denies with that message (-> 403), None leaves the request to RBAC
+    over the store's roles and bindings.  Without it, every authenticated
+    request is allowed (AlwaysAllow).
+
+    ``service_account_key`` (a file every server of the cluster holds) keys
+    the ServiceAccount tokens (see serviceaccount.py); ``root_ca`` is the CA
+    file the tokens controller puts into their Secrets; without the key, no
+    token is written or accepted.  ``managers`` names the field managers of
+    kube-apiserver's and kube-controller-manager's own writes (K3s runs both in
+    its one ``k3s`` binary).
+
+    Optional hooks: ``present(resource, obj)`` returns
     the object as served on reads (computed fields such as node conditions);
     ``on_delete(resource, obj, delete)`` runs instead of the plain store
     delete of a DELETE (not for dryRun) and must call ``delete()`` itself: it
@@ -1130,13 +1204,18 @@ class APIServer:
 
     def __init__(self, store, version_info, authenticate, routes=None, host="0.0.0.0", port=6443,
                  certfile=None, keyfile=None, client_ca=None, server_address=None, authorize=None,
-                 present=None, on_delete=None):
+                 present=None, on_delete=None, service_account_key: Optional[str] = None,
+                 root_ca: Optional[str] = None, managers: Tuple[str, str] = ("kube-apiserver",
+                                                                              "kube-controller-manager")):
         self.store = store
         self.authorize = authorize
         self.present = present
         self.on_delete = on_delete
         self.version_info = version_info
         self.authenticate = authenticate
+        self.sa_key = serviceaccount.signing_key(_read_file(service_account_key)) if service_account_key else None
+        self.root_ca = _read_file(root_ca) if root_ca else b""
+        self.apiserver_manager, self.controller_manager = managers
         self.routes = routes or {}
         self.host, self.port = host, port
         self.server_address = server_address or "%s:%d" % (host, port)
@@ -1190,6 +1269,70 @@ class APIServer:
         if self.httpd:
             self.httpd.shutdown()
             self.httpd.server_close()
+
+    # -- ServiceAccount tokens -------------------------------------------------
+    def service_account_user(self, token: str) -> Optional[rbac.User]:
+        """kube-apiserver's legacy ServiceAccount token authenticator: the user of a token whose
+        signature and claims hold (serviceaccount.verify), whose Secret is still there with that
+        token and without the ``kubernetes.io/legacy-token-invalid-since`` label, and whose
+        ServiceAccount is still there with the claimed uid; else None.  A Secret whose token is
+        used gets the ``kubernetes.io/legacy-token-last-used`` label (once a day)."""
+        claims = serviceaccount.verify(self.sa_key, token) if self.sa_key else None
+        if claims is None:
+            return None
+        namespace, secret_name, sa_name, uid = claims
+        secret = self.store.get("secrets", secret_name, namespace)
+        if secret is None or not serviceaccount.token_matches(secret, token):
+            return None
+        sa = self.store.get("serviceaccounts", sa_name, namespace)
+        if sa is None or sa["metadata"].get("uid") != uid:
+            return None
+        self._mark_used(secret)
+        if (secret["metadata"].get("labels") or {}).get(serviceaccount.INVALID_SINCE_LABEL):
+            return None
+        return rbac.User(serviceaccount.username(namespace, sa_name), serviceaccount.groups(namespace))
+
+    def _mark_used(self, secret: dict) -> None:
+        """The authenticator's merge patch of the last-used label; a failed write is only logged."""
+        now = time.time()
+        new = serviceaccount.last_used(secret, time.strftime("%Y-%m-%d", time.gmtime(now)),
+                                       time.strftime("%Y-%m-%d", time.gmtime(now + 86400)))
+        if new is None:
+            return
+        md = secret["metadata"]
+        fieldmanager.record_update(secret, new, self.apiserver_manager, "v1", field_schema(SECRETS), now_rfc3339())
+        try:
+            self.store.update("secrets", new, md["namespace"])
+        except Exception as e:  # whatever the datastore raises: the request goes on, as in kube-apiserver
+            klog.error("Failed to label legacy service account token %s/%s with last-used date, err: %s",
+                       md["name"], md["namespace"], e)
+
+    def sync_token_secret(self, namespace: str, name: str) -> None:
+        """kube-controller-manager's tokens controller on one Secret, run synchronously after each
+        write of a Secret through the API, so every server of a replicated store sees its result: a
+        token Secret whose ServiceAccount is missing (or has another uid than its uid annotation) is
+        deleted, else it gets what serviceaccount.populate gives it."""
+        secret = self.store.get("secrets", name, namespace) if self.sa_key else None
+        if secret is None or secret.get("type") != serviceaccount.SECRET_TYPE:
+            return
+        ann = secret["metadata"].get("annotations") or {}
+        sa = self.store.get("serviceaccounts", ann.get(serviceaccount.NAME_KEY) or "", namespace)
+        uid = sa["metadata"].get("uid") if sa else None
+        if sa is None or (ann.get(serviceaccount.UID_KEY) or uid) != uid:
+            self.store.delete("secrets", name, namespace)
+            return
+        new = serviceaccount.populate(secret, sa, self.sa_key, self.root_ca)
+        if new is not None:
+            fieldmanager.record_update(secret, new, self.controller_manager, "v1", field_schema(SECRETS),
+                                       now_rfc3339())
+            self.store.update("secrets", new, namespace)
+
+    def delete_token_secrets(self, sa: dict) -> None:
+        """The tokens controller on a deleted ServiceAccount: its token Secrets go with it."""
+        namespace = sa["metadata"]["namespace"]
+        for secret in self.store.list("secrets", namespace):
+            if serviceaccount.is_token_for(secret, sa):
+                self.store.delete("secrets", secret["metadata"]["name"], namespace)
 
     # -- helpers ------------------------------------------------------------
     def served(self):
@@ -1314,10 +1457,16 @@ class _Handler(BaseHTTPRequestHandler):
     def send_status(self, st):
         self.send_body(st["code"], st)
 
-    def _read_json(self):
-        n = int(self.headers.get("Content-Length") or 0)
-        raw = self.rfile.read(n) if n else b""
-        self._consumed = True
+    def _raw_body(self) -> bytes:
+        """The request body, read once (authorization may look into a create's body before its handler)."""
+        if self._raw is None:
+            n = int(self.headers.get("Content-Length") or 0)
+            self._raw = self.rfile.read(n) if n else b""
+            self._consumed = True
+        return self._raw
+
+    def read_json(self):
+        raw = self._raw_body()
         ctype = (self.headers.get("Content-Type") or "").split(";")[0].strip().lower()
         if ctype == PATCH_APPLY:
             return self._read_apply(raw)
@@ -1367,7 +1516,7 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _dispatch(self):
         api = self.server_api
-        self._body = Ellipsis
+        self._raw = None
         self._consumed = False
         url = urlsplit(self.path)
         path = url.path.rstrip("/") or "/"
@@ -1382,7 +1531,7 @@ class _Handler(BaseHTTPRequestHandler):
             if not user:
                 self.send_status(status(401, "Unauthorized", "Unauthorized"))
                 return
-            self.user = user
+            self.user = rbac.authenticated(user)
             self._api(path)
         except BrokenPipeError:
             pass
@@ -1416,8 +1565,47 @@ class _Handler(BaseHTTPRequestHandler):
         except (ValueError, OSError):
             self.close_connection = True
 
+    def _authorized(self) -> bool:
+        """kube-apiserver's authorization filter, in its union order: the privileged group system:masters,
+        the double's ``authorize`` hook (its Node authorizer and the like), then RBAC over the store's
+        roles and bindings (rbac.py).  Answers the 403 and returns False on a denial.  Every request is
+        authorized, before the double looks at what it asks for (an unknown resource is a 403 for a user
+        who may not see it, as in kube-apiserver)."""
+        api = self.server_api
+        if api.authorize is None:
+            return True
+        attrs = rbac.request_attributes(self.user, self.command, urlsplit(self.path).path, self.query)
+        if rbac.MASTERS in attrs.groups:
+            return True
+        if attrs.verb == "create" and attrs.resource_request and not attrs.name:
+            attrs = dataclasses.replace(attrs, object_name=self._body_name())
+        verdict = api.authorize(attrs)
+        if verdict is True:
+            return True
+        if isinstance(verdict, str):
+            details = {k: v for k, v in (("name", attrs.name or attrs.object_name), ("group", attrs.api_group),
+                                         ("kind", attrs.resource)) if v}
+            self.send_status(status(403, "Forbidden", verdict, details))
+            return False
+        allowed, reason = rbac.authorize(attrs, _StorePolicy(api.store))
+        if not allowed:
+            self.send_status(rbac.forbidden_status(attrs, reason))
+        return allowed
+
+    def _body_name(self) -> str:
+        """metadata.name of a create's JSON body ("" when there is none)."""
+        try:
+            body = json.loads(self._raw_body().decode() or "null")
+        except ValueError:
+            return ""
+        md = body.get("metadata") if isinstance(body, dict) else None
+        name = md.get("name") if isinstance(md, dict) else None
+        return name if isinstance(name, str) else ""
+
     def _api(self, path):
         api = self.server_api
+        if not self._authorized():
+            return
         if path in ("/healthz", "/livez", "/readyz") or re.match(r"^/(healthz|livez|readyz)/[\w-]+$", path):
             if self.command not in ("GET", "HEAD"):
                 return self.send_status(status(405, "MethodNotAllowed", "the server does not allow this method on the requested resource"))
@@ -1479,18 +1667,6 @@ class _Handler(BaseHTTPRequestHandler):
             return self.send_status(status(404, "NotFound", 'namespaces "%s" not found' % ns,
                                            {"name": ns, "kind": "namespaces"}))
         m = self.command
-        if api.authorize is not None and m not in ("GET", "HEAD"):
-            verb = {"POST": "create", "PUT": "update", "PATCH": "patch", "DELETE": "delete"}.get(m, m.lower())
-            target = name
-            if target is None and m == "POST":
-                body = self.read_json()
-                if body is Ellipsis:
-                    return
-                self._body = body
-                target = (body or {}).get("metadata", {}).get("name") if isinstance(body, dict) else None
-            msg = api.authorize(self.user, verb, res.key, target, ns)
-            if msg:
-                return self.send_status(status(403, "Forbidden", msg, res.details(target or "")))
         if evict:
             if m != "POST":
                 return self.send_status(status(405, "MethodNotAllowed",
@@ -1547,6 +1723,8 @@ class _Handler(BaseHTTPRequestHandler):
                     delete()
                 if res.key == CRD_KEY:
                     self._delete_custom_objects(obj)
+                elif res.key == "serviceaccounts":
+                    api.delete_token_secrets(obj)
             if res.group:
                 # a real server answers with the object only for kinds that keep it
                 # (finalizers, graceful deletion); these are gone at once
@@ -1614,6 +1792,8 @@ class _Handler(BaseHTTPRequestHandler):
             new["metadata"]["resourceVersion"] = obj["metadata"].get("resourceVersion")
             return self.send_body(200, self._with_type(new, res))
         self.server_api.store.update(res.key, new, key_ns)
+        if res.key == "secrets":
+            self.server_api.sync_token_secret(key_ns, name)
         return self.send_body(200, self._with_type(new, res))
 
     def _apply(self, res: Res, name: str, ns: Optional[str], key_ns: str, obj: Optional[dict], dry: bool) -> None:
@@ -1826,6 +2006,13 @@ class _Handler(BaseHTTPRequestHandler):
         resource, on any change outside metadata and status) and the
         computed status of a workload.  Returns None or a Status to answer."""
         md = new["metadata"]
+        if res.key == "secrets" and new.get("type") == serviceaccount.SECRET_TYPE \
+                and not (md.get("annotations") or {}).get(serviceaccount.NAME_KEY):
+            # ValidateSecret: the controller fills in the rest, the ServiceAccount's name must be there
+            name, fld = md.get("name") or "", "metadata.annotations[%s]" % serviceaccount.NAME_KEY
+            return status(422, "Invalid", 'Secret "%s" is invalid: %s: Required value' % (name, fld),
+                          {"name": name, "kind": "Secret",
+                           "causes": [{"reason": "FieldValueRequired", "message": "Required value", "field": fld}]})
         if res.key == CRD_KEY:
             causes = crd_problems(new)
             if causes:
@@ -1885,12 +2072,6 @@ class _Handler(BaseHTTPRequestHandler):
             obj = dict(obj, status=pdb_status(api.store, api.served(), obj))
         fn = self.server_api.present
         return fn(resource, obj) if fn else obj
-
-    def read_json(self):
-        if getattr(self, "_body", Ellipsis) is not Ellipsis:
-            body, self._body = self._body, Ellipsis
-            return body
-        return _Handler._read_json(self)
 
     @staticmethod
     def _with_type(obj, res):
@@ -2036,7 +2217,40 @@ class _Handler(BaseHTTPRequestHandler):
             name = body["metadata"]["name"]
             return self.send_status(status(409, "AlreadyExists", '%s "%s" already exists' % (res.key, name),
                                            res.details(name)))
+        if res.key == "secrets":
+            self.server_api.sync_token_secret(key_ns, body["metadata"]["name"])
         return self.send_body(201, self._with_type(body, res))
+
+
+class _StorePolicy:
+    """rbac.PolicySource over the store, read on every request (kube-apiserver reads its informers'
+    caches), so every API server of a replicated store decides alike."""
+
+    def __init__(self, store) -> None:
+        self.store = store
+
+    def role(self, namespace: str, name: str) -> Optional[dict]:
+        return self.store.get(RBAC_KEYS["roles"], name, namespace)
+
+    def cluster_role(self, name: str) -> Optional[dict]:
+        return self.store.get(RBAC_KEYS["clusterroles"], name)
+
+    def role_bindings(self, namespace: str) -> list:
+        return self.store.list(RBAC_KEYS["rolebindings"], namespace)
+
+    def cluster_role_bindings(self) -> list:
+        return self.store.list(RBAC_KEYS["clusterrolebindings"])
+
+
+def ensure_rbac_defaults(store) -> None:
+    """kube-apiserver's RBAC bootstrap at start: the roles and bindings of rbac.bootstrap_policy() that are
+    missing are created; existing ones are left as they are (no reconciliation)."""
+    for key, obj in rbac.bootstrap_policy():
+        if store.get(key, obj["metadata"]["name"]) is None:
+            try:
+                store.create(key, obj)
+            except Conflict:
+                pass
 
 
 def ensure_namespace(store, name):
@@ -2048,4 +2262,5 @@ def ensure_namespace(store, name):
             pass
 
 
-__all__ = ["APIServer", "ensure_namespace", "status", "merge_patch", "strategic_merge_patch", "now_rfc3339"]
+__all__ = ["APIServer", "ensure_namespace", "ensure_rbac_defaults", "status", "merge_patch", "strategic_merge_patch",
+           "now_rfc3339"]

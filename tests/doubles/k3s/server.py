@@ -16,11 +16,12 @@ import time
 
 import hashlib
 import sqlite3
+from typing import Optional, Union
 
 from common import netaddr, nodes
 
 from . import api as apimod
-from . import clientaccess, etcd, kine, klog, pki, tokens, version
+from . import clientaccess, etcd, kine, klog, pki, rbac, tokens, version
 from . import snapshot as snapshotmod
 from .state import Store, Unavailable, now_rfc3339
 
@@ -547,20 +548,25 @@ class K3sServer:
 
     # -- auth ------------------------------------------------------------------
     def authenticate(self, handler):
+        """A client certificate of the client CA (user = CN, groups = O), the server token as a bearer
+        token (user ``server``, group ``k3s:server``, as in K3s's ``cred/passwd``), or a ServiceAccount
+        token (api.APIServer.service_account_user)."""
         subj = handler.client_cert_subject()
         if subj and subj.get("commonName"):
-            return subj["commonName"][0]
+            return rbac.User(subj["commonName"][0], subj.get("organizationName", []))
         auth = handler.headers.get("Authorization") or ""
         if auth.startswith("Bearer "):
             tok = auth[7:].strip()
+            server = rbac.User("server", ("k3s:server",))
             if secrets.compare_digest(tok, self.password):
-                return "server"
+                return server
             try:
                 t = tokens.parse(tok)
                 if t.password and secrets.compare_digest(t.password, self.password):
-                    return "server"
+                    return server
             except tokens.TokenError:
                 pass
+            return self.api.service_account_user(tok)
         return None
 
     def basic_user(self, handler):
@@ -578,23 +584,26 @@ class K3sServer:
             return "node"
         return None
 
-    # -- node authorizer / node lifecycle (read-time) --------------------------
-    def authorize(self, user, verb, resource, name, ns):
-        """Node authorizer + NodeRestriction, roughly: system:node:<n> may only
-        write its own Node object (and events); other writes are refused."""
-        if not user.startswith("system:node:"):
+    # -- authorizers in front of RBAC / node lifecycle (read-time) ---------------
+    def authorize(self, a: rbac.Attributes) -> Optional[Union[bool, str]]:
+        """What K3s's API allows before RBAC (api.APIServer's ``authorize`` hook): the ``server`` user
+        anything; for ``system:node:<n>`` the Node authorizer + NodeRestriction, roughly: reads of
+        anything (the real one limits Secrets, ConfigMaps and the like to what the node's Pods use),
+        writes of its own Node (a create by its body's name) and of events; other requests of a node,
+        and everyone else's, are RBAC's."""
+        if a.user == "server":
+            return True
+        if not a.user.startswith("system:node:"):
             return None
-        node = user[len("system:node:"):]
-        if resource == "nodes":
+        if a.verb in rbac.READ_VERBS:
+            return True
+        node = a.user[len("system:node:"):]
+        if a.resource_request and not a.api_group and a.resource == "nodes":
+            name = a.name or a.object_name
             if name != node:
-                return 'nodes "%s" is forbidden: node "%s" is not allowed to modify node "%s"' % (name or "", node, name or "")
-            return None
-        if resource == "events":
-            return None
-        scope = 'in the namespace "%s"' % ns if ns else "at the cluster scope"
-        return ('%s%s is forbidden: User "%s" cannot %s resource "%s" in API group "" %s: '
-                'can only access objects related to this node' % (resource, ' "%s"' % name if name else "", user,
-                                                                  verb, resource, scope))
+                return 'nodes "%s" is forbidden: node "%s" is not allowed to modify node "%s"' % (name, node, name)
+            return True
+        return True if a.resource_request and not a.api_group and a.resource == "events" else None
 
     def on_delete(self, resource, obj, delete):
         """K3s's managed-etcd-controller OnRemove handler (pkg/etcd/member_controller.go), run synchronously
@@ -1038,6 +1047,7 @@ class K3sServer:
             klog.info("Database tables and indexes are up to date")
         for ns in ("default", "kube-system", "kube-public", "kube-node-lease"):
             apimod.ensure_namespace(store, ns)
+        apimod.ensure_rbac_defaults(store)
         bind = o["bind-address"] or "0.0.0.0"
         port = o["https-listen-port"]
         if not 0 < port < 65536:
@@ -1051,7 +1061,9 @@ class K3sServer:
                                     certfile=self.tlsf("serving-kube-apiserver.crt"),
                                     keyfile=self.tlsf("serving-kube-apiserver.key"),
                                     client_ca=self.tlsf("client-ca.crt"), server_address=server_addr,
-                                    authorize=self.authorize, present=self.present, on_delete=self.on_delete)
+                                    authorize=self.authorize, present=self.present, on_delete=self.on_delete,
+                                    service_account_key=self.tlsf("server-ca.key"),
+                                    root_ca=self.tlsf("server-ca.crt"), managers=("k3s", "k3s"))
         klog.info("Running kube-apiserver --advertise-port=%d --allow-privileged=true --anonymous-auth=false "
                   "--bind-address=%s --secure-port=6444 --service-cluster-ip-range=%s", port, bind,
                   ",".join(str(n) for n in net["service_cidrs"]))

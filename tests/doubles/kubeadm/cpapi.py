@@ -35,23 +35,20 @@ import secrets
 import ssl
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Optional, Union
 
 from common import nodes, wire
 
 from . import certs, glog, paths, tokens, version, yamlk
 from .k3slib import api as apimod
 from .k3slib import etcd as etcdmod
-from .k3slib import state
+from .k3slib import rbac, state
 
 # the static Pods the kubelet double runs in-process (the other manifests only get mirror Pods)
 COMPONENTS = ("etcd", "kube-apiserver", "kube-controller-manager", "kube-scheduler")
 NODE_GRACE = 50.0  # kube-controller-manager --node-monitor-grace-period default (1.32+)
 CSR_PATH = "/apis/certificates.k8s.io/v1/certificatesigningrequests"
 CLUSTER_INFO = "/api/v1/namespaces/kube-public/configmaps/cluster-info"
-
-
-class User(str):
-    groups = ()
 
 
 def manifest_command(path):
@@ -91,40 +88,48 @@ class ControlPlane:
         if not t or not secrets.compare_digest(t["secret"], sec) or not tokens.valid(t) \
                 or "authentication" not in t["usages"]:
             return None
-        u = User("system:bootstrap:" + tid)
-        u.groups = tuple(["system:bootstrappers"] + t["groups"])
-        return u
+        return rbac.User("system:bootstrap:" + tid, ["system:bootstrappers"] + t["groups"])
 
     def authenticate(self, handler):
+        """A client certificate of --client-ca-file (user = CN, groups = O), a bootstrap token, or a
+        ServiceAccount token (api.APIServer.service_account_user)."""
         subj = handler.client_cert_subject()
         if subj and subj.get("commonName"):
-            u = User(subj["commonName"][0])
-            u.groups = tuple(subj.get("organizationName", []))
-            return u
+            return rbac.User(subj["commonName"][0], subj.get("organizationName", []))
         auth = handler.headers.get("Authorization") or ""
         if auth.startswith("Bearer "):
-            return self.token_user(auth[7:].strip())
+            tok = auth[7:].strip()
+            return self.token_user(tok) or self.api.service_account_user(tok)
         return None
 
-    def authorize(self, user, verb, resource, name, ns):
-        groups = getattr(user, "groups", ())
-        if "system:masters" in groups or "kubeadm:cluster-admins" in groups:
+    def authorize(self, a: rbac.Attributes) -> Optional[Union[bool, str]]:
+        """What this API allows before RBAC (api.APIServer's ``authorize`` hook; system:masters is let
+        through before it).  ``kubeadm:cluster-admins`` (admin.conf, apiserver-kubelet-client) anything:
+        the double stands in for the ClusterRoleBinding ``kubeadm:cluster-admins`` -> cluster-admin that
+        kubeadm init creates.  ``system:kube-*`` (controller-manager.conf, scheduler.conf) and
+        kube-apiserver-kubelet-client anything (their bootstrap roles are not modelled).
+        ``system:node:<n>``: the Node authorizer + NodeRestriction, roughly: reads, its own Node (a
+        create by its body's name), events and kube-system Pods (mirror Pods).  Bootstrap tokens: reads
+        (kubeadm init's Roles for them are not modelled; CSRs are served before this API).  The rest
+        is RBAC's."""
+        if "kubeadm:cluster-admins" in a.groups or a.user.startswith("system:kube-") \
+                or a.user == "kube-apiserver-kubelet-client":
+            return True
+        if a.user.startswith("system:bootstrap:"):
+            return True if a.verb in rbac.READ_VERBS else None
+        if not a.user.startswith("system:node:"):
             return None
-        scope = 'in the namespace "%s"' % ns if ns else "at the cluster scope"
-        if user.startswith("system:node:"):
-            node = user[len("system:node:"):]
-            if resource == "nodes":
-                if name and name != node:
-                    return 'nodes "%s" is forbidden: node "%s" is not allowed to modify node "%s"' % (name, node, name)
-                return None
-            if resource in ("events",) or (resource == "pods" and ns == "kube-system"):
-                return None
-        elif user.startswith("system:bootstrap:"):
-            pass
-        elif user.startswith("system:kube-") or user == "kube-apiserver-kubelet-client":
-            return None
-        return ('%s%s is forbidden: User "%s" cannot %s resource "%s" in API group "" %s'
-                % (resource, ' "%s"' % name if name else "", user, verb, resource, scope))
+        if a.verb in rbac.READ_VERBS:
+            return True
+        node = a.user[len("system:node:"):]
+        core = a.resource_request and not a.api_group
+        if core and a.resource == "nodes":
+            name = a.name or a.object_name
+            if name and name != node:
+                return 'nodes "%s" is forbidden: node "%s" is not allowed to modify node "%s"' % (name, node, name)
+            return True
+        return True if core and (a.resource == "events" or (a.resource == "pods" and a.namespace == "kube-system")) \
+            else None
 
     def present(self, resource, obj):
         if resource == "configmaps" and obj.get("metadata", {}).get("name") == "cluster-info" and \
@@ -186,9 +191,7 @@ class ControlPlane:
 
     def passthrough(self, h):
         """Let the generic API handle an authenticated request on a routed path."""
-        user = self.authenticate(h)
-        h.user = user
-        h._body = Ellipsis
+        h.user = rbac.authenticated(self.authenticate(h))
         code = [None]
         orig = h.send_body
 
@@ -346,6 +349,7 @@ class ControlPlane:
             self.store = state.Store(db)
         for ns in ("default", "kube-system", "kube-public", "kube-node-lease"):
             apimod.ensure_namespace(self.store, ns)
+        apimod.ensure_rbac_defaults(self.store)
         port = int(fl.get("secure-port") or 6443)
         bind = fl.get("bind-address") or "0.0.0.0"
         adv = fl.get("advertise-address") or "127.0.0.1"
@@ -353,11 +357,17 @@ class ControlPlane:
         self.key = paths.host(fl["tls-private-key-file"])
         # /version answers the release of the kube-apiserver image this manifest runs, not the kubelet's
         self.api_version = version.server_version_info(release_of(container_image(pod)))
+        # the key the tokens controller signs with (kube-controller-manager's --service-account-private-key-file,
+        # the same sa.key as the API server's --service-account-signing-key-file); kubeadm shares it between
+        # control planes
+        sa_file = fl.get("service-account-signing-key-file")
+        sa_key = paths.host(sa_file) if sa_file else None
         self.api = apimod.APIServer(self.store, self.api_version, self.authenticate, self.routes(),
                                     host=bind, port=port, certfile=self.cert, keyfile=self.key,
                                     client_ca=paths.host(fl["client-ca-file"]),
                                     server_address="%s:%d" % (adv, port), authorize=self.authorize,
-                                    present=self.present)
+                                    present=self.present, service_account_key=sa_key,
+                                    root_ca=paths.host(fl["client-ca-file"]))
         self.api.start()
         self.mark_running("kube-apiserver", h, pod)
         glog.info("server.go:211", "Serving securely on %s:%d" % (bind, port))

@@ -13,6 +13,8 @@ state = importlib.import_module(_K3S + ".state")
 pki = importlib.import_module(_K3S + ".pki")
 klog = importlib.import_module(_K3S + ".klog")
 etcd = importlib.import_module(_K3S + ".etcd")
+rbac = importlib.import_module(_K3S + ".rbac")
 
-# modules of the K3s package that the kubeadm build embeds (api -> fieldmanager, klog, state; etcd -> klog, state)
-EMBEDDED = ("__init__", "api", "fieldmanager", "state", "pki", "klog", "etcd")
+# modules of the K3s package that the kubeadm build embeds (api -> fieldmanager, klog, rbac, serviceaccount,
+# state; serviceaccount -> rbac; etcd -> klog, state)
+EMBEDDED = ("__init__", "api", "fieldmanager", "rbac", "serviceaccount", "state", "pki", "klog", "etcd")
