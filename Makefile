@@ -43,7 +43,7 @@ sanity: build
 	tests/testbed/timed.sh sanity tests/testbed/sanity.sh build/kubeforge-cluster-*.tar.gz
 
 doubles:
-	python3 tests/doubles/build.py --out $(RELEASES) --kubectl $(VENV)/bin/kubectl --debian-containerd
+	python3 tests/doubles/build.py --out $(RELEASES) --kubectl $(VENV)/bin/kubectl --helm $(VENV)/bin/helm --debian-containerd
 
 # The benchmark starts its own containers and its own loopback mirror (never the one above); BENCH_ARGS
 # narrows it, e.g. BENCH_ARGS="--shapes k3s-1,k3s-1+2 --runs 1 --out /tmp/b.md". The smoke run (one shape,

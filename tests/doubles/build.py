@@ -4,7 +4,7 @@ dl.k8s.io-like tree of the kubeadm and kubelet test doubles, and (with --kubectl
 a pkgs.k8s.io-like signed apt repository of them.
 
     python3 tests/doubles/build.py --out DIR [--versions v1.33.6+k3s1,v1.34.2+k3s1,v1.35.1+k3s1]
-                                   [--kube-versions v1.34.3,v1.35.2] [--kubectl PATH]
+                                   [--kube-versions v1.34.3,v1.35.2] [--kubectl PATH] [--helm PATH]
 
 Writes DIR/k3s-io/k3s/releases/download/<version>/{k3s,k3s-arm64,k3s-armhf,
 sha256sum-{amd64,arm64,arm}.txt,k3s-airgap-images-{amd64,arm64,arm}.tar.gz,
@@ -33,6 +33,17 @@ Flannel's two images as the cni role names them by default.
 The etcd client tools' doubles (tests/doubles/etcd/: etcdctl and etcdutl) go to
 DIR/github.com/etcd-io/etcd/releases/download/<etcd version>/etcd-<version>-linux-{amd64,arm64}.tar.gz, each
 holding etcd-<version>-linux-<arch>/{etcdctl,etcdutl}, with SHA256SUMS beside them, as etcd's releases publish.
+
+Test charts (tests/doubles/charts/<name>/, apiVersion v2, never shipped) go to DIR/charts/ as a Helm chart
+repository: <name>-<version>.tgz (deterministic archives of <name>/..., as ``helm package`` lays them out) and
+index.yaml (apiVersion v1; each entry with the chart's metadata, digest = sha256 of the archive, urls relative
+to the repository, a fixed created time).
+
+With --helm PATH, a real helm binary (linux/amd64 only: the controller's architecture on the test bed) is
+published as get.helm.sh does: DIR/get.helm.sh/helm-<version>-linux-amd64.tar.gz holding
+linux-amd64/{helm,LICENSE,README.md}, with helm-<version>-linux-amd64.tar.gz.sha256sum (``<hex>  <file>``, for
+sha256sum/shasum -c) and .sha256 (the bare hex) beside it; <version> is what the binary reports
+(``helm version --template '{{.Version}}'``).
 
 The test-double Tigera operator manifest (calico/tigera-operator.yaml) goes to
 DIR/projectcalico/calico/<calico version>/manifests/tigera-operator.yaml, laid
@@ -95,7 +106,7 @@ DEFAULT_ETCD_VERSION = "v3.6.5"
 ETCD_ARCHES = ["amd64", "arm64"]
 ETCD_PROGRAMS = ["etcdctl", "etcdutl"]
 # the K3s double's modules that the kubeadm/kubelet doubles import (kubeadm/k3slib.py)
-K3S_SHARED = ["__init__", "api", "etcd", "fieldmanager", "klog", "pki", "rbac", "serviceaccount", "state"]
+K3S_SHARED = ["__init__", "api", "etcd", "fieldmanager", "klog", "pki", "protobuf", "rbac", "serviceaccount", "state"]
 ARCHES = [("amd64", "k3s"), ("arm64", "k3s-arm64"), ("arm", "k3s-armhf")]
 PKG = "kubeforge_k3s_double"
 
@@ -391,6 +402,211 @@ The test-double Tigera operator manifest where the mirror source of the cni
     write_if_changed(os.path.join(d, "tigera-operator.yaml"), data)
     write_if_changed(os.path.join(d, "tigera-operator.yaml.sha256"), hashlib.sha256(data).hexdigest().encode())
     return "Tigera operator manifest double for Calico %s" % version
+
+
+# --------------------------------------------------------------------------
+# Helm: the test charts as a chart repository, the real helm binary as get.helm.sh publishes it
+
+CHARTS_SRC = os.path.join(HERE, "charts")
+# tar entry times of the chart and helm archives, and the charts' created/generated time in index.yaml
+HELM_EPOCH = 1767225600  # 2026-01-01 00:00:00 UTC
+HELM_CREATED = "2026-01-01T00:00:00Z"
+# get.helm.sh publishes every platform; the test bed's controller is amd64, so only that one is published
+HELM_ARCH = "amd64"
+HELM_LICENSE = "/usr/share/common-licenses/Apache-2.0"  # Debian's base-files: the text of helm's LICENSE
+# Chart.yaml fields copied into index.yaml (scalars only; the entry's keys are written sorted, as helm does)
+CHART_INDEX_FIELDS = ("name", "home", "version", "description", "apiVersion", "appVersion",
+                      "kubeVersion", "type")
+
+
+def chart_metadata(text):
+    """The top-level scalar fields of a Chart.yaml (``key: value`` lines; the test charts use no more)."""
+    out = {}
+    for line in text.splitlines():
+        if not line.strip() or line.lstrip().startswith("#") or line[0] in " \t-":
+            continue
+        key, sep, value = line.partition(":")
+        if not sep:
+            raise ValueError("Chart.yaml: cannot read line %r" % line)
+        value = value.strip()
+        if len(value) >= 2 and value[0] == value[-1] and value[0] in "'\"":
+            value = value[1:-1]
+        out[key.strip()] = value
+    for field in ("apiVersion", "name", "version"):
+        if not out.get(field):
+            raise ValueError("Chart.yaml: %s is required" % field)
+    return out
+
+
+def _tar(entries):
+    """A deterministic tar: entries are (name, bytes or None for a directory, mode), written in that
+    order, root-owned, with the fixed HELM_EPOCH time."""
+    raw = io.BytesIO()
+    with tarfile.open(fileobj=raw, mode="w", format=tarfile.USTAR_FORMAT) as tf:
+        for name, data, mode in entries:
+            ti = tarfile.TarInfo(name)
+            ti.mode, ti.mtime, ti.uid, ti.gid = mode, HELM_EPOCH, 0, 0
+            ti.uname = ti.gname = "root"
+            if data is None:
+                ti.type = tarfile.DIRTYPE
+                tf.addfile(ti)
+            else:
+                ti.size = len(data)
+                tf.addfile(ti, io.BytesIO(data))
+    return raw.getvalue()
+
+
+def _gzip(raw):
+    """gzip without a file name and with time 0 (deterministic)."""
+    out = io.BytesIO()
+    with gzip.GzipFile(filename="", mode="wb", fileobj=out, mtime=0, compresslevel=6) as gz:
+        gz.write(raw)
+    return out.getvalue()
+
+
+def _tar_gz(entries):
+    return _gzip(_tar(entries))
+
+
+def chart_archive(src):
+    """(metadata, <name>-<version>.tgz bytes) of the chart in directory src, laid out as ``helm package``
+    writes it (chartutil.Save: every file under <name>/, Chart.yaml first, then values.yaml, the templates
+    and the other files, no directory entries, mode 0644), but deterministic."""
+    with open(os.path.join(src, "Chart.yaml"), encoding="utf-8") as fh:
+        md = chart_metadata(fh.read())
+    if md["name"] != os.path.basename(src):
+        raise ValueError("%s: Chart.yaml names the chart %r" % (src, md["name"]))
+    files = []
+    for dp, dirs, names in os.walk(src):
+        dirs.sort()
+        for n in names:
+            files.append(os.path.relpath(os.path.join(dp, n), src).replace(os.sep, "/"))
+
+    def order(rel):
+        first = {"Chart.yaml": 0, "values.yaml": 1}
+        return (first.get(rel, 2 if rel.startswith("templates/") else 3), rel)
+    entries = []
+    for rel in sorted(files, key=order):
+        with open(os.path.join(src, rel), "rb") as fh:
+            entries.append(("%s/%s" % (md["name"], rel), fh.read(), 0o644))
+    return md, _tar_gz(entries)
+
+
+def _yaml_str(value):
+    """A YAML scalar: JSON's double-quoted string is valid YAML."""
+    return json.dumps(value)
+
+
+def chart_index(charts):
+    """index.yaml of a chart repository (helm's repo.IndexFile, apiVersion v1): charts is
+    [(metadata, file name, sha256)]; entries by name, newest version first."""
+    by_name = {}
+    for md, filename, digest in charts:
+        by_name.setdefault(md["name"], []).append((md, filename, digest))
+    lines = ["apiVersion: v1", "entries:"]
+    for name in sorted(by_name):
+        lines.append("  %s:" % name)
+        versions = sorted(by_name[name], key=lambda e: [(1, int(x), "") if x.isdigit() else (0, 0, x)
+                                                        for x in re.split(r"[.+-]", e[0]["version"])],
+                          reverse=True)
+        for md, filename, digest in versions:
+            fields = [(k, md[k]) for k in CHART_INDEX_FIELDS if md.get(k)]
+            fields += [("created", HELM_CREATED), ("digest", digest)]
+            first = True
+            for k, v in sorted(fields):
+                lines.append("  %s %s: %s" % ("-" if first else " ", k, _yaml_str(v)))
+                first = False
+            lines.append("    urls:")
+            lines.append("    - %s" % _yaml_str(filename))
+    lines.append("generated: %s" % _yaml_str(HELM_CREATED))
+    return ("\n".join(lines) + "\n").encode()
+
+
+def build_charts(out, src=CHARTS_SRC):
+    """DIR/charts/<name>-<version>.tgz for every chart directory under src, and DIR/charts/index.yaml."""
+    d = os.path.join(out, "charts")
+    charts, built = [], []
+    for name in sorted(os.listdir(src)):
+        if not os.path.isfile(os.path.join(src, name, "Chart.yaml")):
+            continue
+        md, data = chart_archive(os.path.join(src, name))
+        filename = "%s-%s.tgz" % (md["name"], md["version"])
+        write_if_changed(os.path.join(d, filename), data)
+        charts.append((md, filename, hashlib.sha256(data).hexdigest()))
+        built.append("%s %s" % (md["name"], md["version"]))
+    write_if_changed(os.path.join(d, "index.yaml"), chart_index(charts))
+    return "chart repository (%s)" % ", ".join(built)
+
+
+def elf_arch(path):
+    """The Go architecture of an ELF executable (e_machine), or None."""
+    with open(path, "rb") as fh:
+        head = fh.read(20)
+    if head[:4] != b"\x7fELF" or len(head) < 20:
+        return None
+    machine = int.from_bytes(head[18:20], "little" if head[5] == 1 else "big")
+    return {0x3E: "amd64", 0xB7: "arm64", 0x28: "arm", 0x03: "386"}.get(machine, "elf-0x%x" % machine)
+
+
+def helm_version(helm):
+    return subprocess.run([helm, "version", "--template", "{{.Version}}"], check=True, capture_output=True,
+                          text=True).stdout.strip()
+
+
+HELM_README = """# helm (kubeforge test bed copy)
+
+This archive is laid out like the official Helm release archives of get.helm.sh
+(linux-amd64/helm, LICENSE, README.md). The helm binary is the real one, taken from a
+PyPI wheel by tests/testbed/setup.sh and republished by tests/doubles/build.py --helm for
+the offline kubeforge.cluster tests. Helm is licensed under the Apache License 2.0 (LICENSE).
+See https://helm.sh for Helm itself.
+"""
+
+
+def helm_license():
+    try:
+        with open(HELM_LICENSE, "rb") as fh:
+            return fh.read()
+    except OSError:
+        return b"Helm is licensed under the Apache License, Version 2.0: http://www.apache.org/licenses/LICENSE-2.0\n"
+
+
+def publish_helm(out, helm):
+    """A real helm laid out as get.helm.sh publishes it: helm-<version>-linux-amd64.tar.gz (linux-amd64/ with
+    helm, LICENSE and README.md), its .sha256sum (``<hex>  <file>``) and .sha256 (the bare hex, newline)."""
+    arch = elf_arch(helm)
+    if arch != HELM_ARCH:
+        raise SystemExit("build.py: %s is a linux/%s binary; only linux/%s helm is published" % (helm, arch, HELM_ARCH))
+    version = helm_version(helm)
+    if not re.match(r"^v[0-9]+\.[0-9]+\.[0-9]+", version):
+        raise SystemExit("build.py: %s reports version %r" % (helm, version))
+    top = "linux-%s" % HELM_ARCH
+    with open(helm, "rb") as fh:
+        binary = fh.read()
+    entries = [(top, None, 0o755), (top + "/helm", binary, 0o755), (top + "/LICENSE", helm_license(), 0o644),
+               (top + "/README.md", HELM_README.encode(), 0o644)]
+    name = "helm-%s-%s.tar.gz" % (version, top)
+    path = os.path.join(out, "get.helm.sh", name)
+    data = _reuse_tar_gz(path, entries)
+    write_if_changed(path, data)
+    digest = hashlib.sha256(data).hexdigest()
+    write_if_changed(path + ".sha256sum", ("%s  %s\n" % (digest, name)).encode())
+    write_if_changed(path + ".sha256", (digest + "\n").encode())
+    return "real helm %s/%s" % (version, HELM_ARCH)
+
+
+def _reuse_tar_gz(path, entries):
+    """_tar_gz(entries), or the existing file when it holds the same tar: compressing the 60 MB
+    binary again takes seconds, reading it back a fraction of that."""
+    raw = _tar(entries)
+    try:
+        with open(path, "rb") as fh:
+            old = fh.read()
+        if gzip.decompress(old) == raw:
+            return old
+    except (OSError, EOFError, gzip.BadGzipFile):
+        pass
+    return _gzip(raw)
 
 
 def publish_kubectl(out, kubectl):
@@ -733,6 +949,7 @@ def main(argv=None):
                     help="etcd release whose client tools (etcdctl, etcdutl doubles) are published (empty: none)")
     ap.add_argument("--calico-version", default=DEFAULT_CALICO_VERSION,
                     help="Calico release the Tigera operator manifest double is published as (empty: none)")
+    ap.add_argument("--helm", help="a real helm (linux/amd64) to publish under get.helm.sh/ as its release archive")
     a = ap.parse_args(argv)
     vs = [v.strip() for v in a.versions.split(",") if v.strip()]
     kvs = [v.strip() for v in a.kube_versions.split(",") if v.strip()]
@@ -755,6 +972,9 @@ def main(argv=None):
         built.append(build_etcd(os.path.abspath(a.out), a.etcd_version))
     if a.calico_version:
         built.append(build_calico(os.path.abspath(a.out), a.calico_version))
+    built.append(build_charts(os.path.abspath(a.out)))
+    if a.helm:
+        built.append(publish_helm(os.path.abspath(a.out), a.helm))
     if a.kubectl:
         built.append(publish_kubectl(os.path.abspath(a.out), a.kubectl))
         version, arch = kubectl_version(a.kubectl)

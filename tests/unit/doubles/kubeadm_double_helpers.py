@@ -304,6 +304,14 @@ class Node:
         except OSError:
             return ""
 
+    def init_cluster(self):
+        """``kubeadm init`` with the default configuration and a running kubelet; asserts it succeeded."""
+        self.write("/etc/kubernetes/kubeadm-init.yaml", self.init_config())
+        self.start_kubelet()
+        r = self.kubeadm(["init", "--config", "/etc/kubernetes/kubeadm-init.yaml"])
+        assert r.returncode == 0, r.stdout + r.stderr + self.kubelet_log()
+        return r
+
     def close(self):
         self.stop_kubelet()
         if self.cri:

@@ -163,3 +163,109 @@ def test_build_rejects_bad_calico_version(tmp_path):
     r = subprocess.run([sys.executable, os.path.join(DOUBLES, "build.py"), "--out", str(tmp_path),
                         "--calico-version", "3.30"], stderr=subprocess.PIPE, text=True)
     assert r.returncode != 0 and "invalid Calico version" in r.stderr
+
+
+# --------------------------------------------------------------------------
+# Helm: the test charts as a chart repository, the real helm as get.helm.sh publishes it
+
+CHARTS = {"kf-hello": ("0.1.0", "0.1.0"), "kf-widgets": ("0.1.0", "0.1.0"), "argo-cd": ("9.1.0", "v3.2.0")}
+HELM = os.path.join(os.path.dirname(sys.executable), "helm")
+
+
+def test_chart_repository_index(release_root):
+    import yaml
+    d = os.path.join(str(release_root), "charts")
+    assert sorted(os.listdir(d)) == sorted(["index.yaml"] + ["%s-%s.tgz" % (n, v) for n, (v, _) in CHARTS.items()])
+    index = yaml.safe_load(open(os.path.join(d, "index.yaml")))
+    assert index["apiVersion"] == "v1" and index["generated"] == build.HELM_CREATED
+    assert sorted(index["entries"]) == sorted(CHARTS)
+    for name, (version, app_version) in CHARTS.items():
+        [entry] = index["entries"][name]
+        filename = "%s-%s.tgz" % (name, version)
+        with open(os.path.join(d, filename), "rb") as fh:
+            digest = hashlib.sha256(fh.read()).hexdigest()
+        assert (entry["name"], entry["version"], entry["appVersion"], entry["apiVersion"]) == \
+            (name, version, app_version, "v2")
+        assert entry["digest"] == digest and entry["urls"] == [filename] and entry["created"] == build.HELM_CREATED
+        assert entry["description"]
+
+
+def test_chart_archives_are_laid_out_like_helm_package(release_root):
+    d = os.path.join(str(release_root), "charts")
+    members = {}
+    for name, (version, _) in CHARTS.items():
+        with tarfile.open(os.path.join(d, "%s-%s.tgz" % (name, version))) as tf:
+            infos = tf.getmembers()
+            members[name] = [i.name for i in infos]
+            # helm's chartutil.Save: files only, under <name>/, Chart.yaml first, then values.yaml, mode 0644
+            assert all(i.isfile() and i.mode == 0o644 and i.mtime == build.HELM_EPOCH and i.uid == 0 for i in infos)
+            assert members[name][:2] == ["%s/Chart.yaml" % name, "%s/values.yaml" % name]
+            src = os.path.join(DOUBLES, "charts", name, "values.yaml")
+            assert tf.extractfile("%s/values.yaml" % name).read() == open(src, "rb").read()
+    assert members["kf-hello"][2:] == ["kf-hello/templates/configmap.yaml", "kf-hello/templates/serviceaccount.yaml"]
+    assert members["kf-widgets"][2:] == ["kf-widgets/templates/widget.yaml", "kf-widgets/crds/widgets.yaml"]
+    assert sorted(m for m in members["argo-cd"] if "/crds/" in m) == [
+        "argo-cd/templates/crds/crd-application.yaml", "argo-cd/templates/crds/crd-applicationset.yaml",
+        "argo-cd/templates/crds/crd-project.yaml"]
+
+
+def test_chart_metadata_is_checked(tmp_path):
+    assert build.chart_metadata('apiVersion: v2\nname: "x"\n# c\nversion: 0.1.0\nkeywords:\n- a\n') == {
+        "apiVersion": "v2", "name": "x", "version": "0.1.0", "keywords": ""}
+    with pytest.raises(ValueError, match="version is required"):
+        build.chart_metadata("apiVersion: v2\nname: x\n")
+    (tmp_path / "y").mkdir()
+    (tmp_path / "y" / "Chart.yaml").write_text("apiVersion: v2\nname: z\nversion: 1.0.0\n")
+    with pytest.raises(ValueError, match="names the chart 'z'"):
+        build.chart_archive(str(tmp_path / "y"))
+
+
+def test_mirror_serves_the_chart_repository(mirror, release_root):
+    base = mirror[0]
+    got = urllib.request.urlopen(base + "/charts/index.yaml").read()
+    assert got == open(os.path.join(str(release_root), "charts", "index.yaml"), "rb").read()
+    got = urllib.request.urlopen(base + "/charts/kf-hello-0.1.0.tgz").read()
+    assert got == open(os.path.join(str(release_root), "charts", "kf-hello-0.1.0.tgz"), "rb").read()
+
+
+@pytest.mark.skipif(not os.access(HELM, os.X_OK), reason="no helm next to %s (tests/testbed/setup.sh extracts it)"
+                    % sys.executable)
+def test_helm_published_like_get_helm_sh(tmp_path):
+    def run_build():
+        subprocess.run([sys.executable, os.path.join(DOUBLES, "build.py"), "--out", str(tmp_path), "--versions", NEW,
+                        "--kube-versions", "", "--etcd-version", "", "--calico-version", "", "--helm", HELM],
+                       check=True, stdout=subprocess.DEVNULL)
+    run_build()
+    version = subprocess.run([HELM, "version", "--template", "{{.Version}}"], check=True, capture_output=True,
+                             text=True).stdout
+    d = tmp_path / "get.helm.sh"
+    name = "helm-%s-linux-amd64.tar.gz" % version
+    assert sorted(os.listdir(str(d))) == [name, name + ".sha256", name + ".sha256sum"]
+    data = (d / name).read_bytes()
+    digest = hashlib.sha256(data).hexdigest()
+    assert (d / (name + ".sha256sum")).read_text() == "%s  %s\n" % (digest, name)
+    assert (d / (name + ".sha256")).read_text() == digest + "\n"
+    assert subprocess.run(["sha256sum", "--check", "--quiet", name + ".sha256sum"], cwd=str(d)).returncode == 0
+    with tarfile.open(str(d / name)) as tf:
+        infos = tf.getmembers()
+        assert [(i.name, i.isdir(), i.mode) for i in infos] == [
+            ("linux-amd64", True, 0o755), ("linux-amd64/helm", False, 0o755), ("linux-amd64/LICENSE", False, 0o644),
+            ("linux-amd64/README.md", False, 0o644)]
+        assert tf.extractfile("linux-amd64/helm").read() == open(HELM, "rb").read()
+        assert b"Apache License" in tf.extractfile("linux-amd64/LICENSE").read()
+        tf.extractall(str(tmp_path / "x"))
+    assert subprocess.run([str(tmp_path / "x" / "linux-amd64" / "helm"), "version", "--template", "{{.Version}}"],
+                          capture_output=True, text=True).stdout == version
+    # a second build rewrites nothing
+    before = {p: os.stat(str(d / p)).st_mtime_ns for p in os.listdir(str(d))}
+    run_build()
+    assert {p: os.stat(str(d / p)).st_mtime_ns for p in os.listdir(str(d))} == before
+
+
+def test_helm_of_another_architecture_is_refused(tmp_path):
+    fake = tmp_path / "helm"
+    # an ELF header of an aarch64 executable (e_machine 0xb7)
+    fake.write_bytes(b"\x7fELF\x02\x01\x01" + b"\x00" * 9 + b"\x02\x00\xb7\x00" + b"\x00" * 44)
+    fake.chmod(0o755)
+    with pytest.raises(SystemExit, match="is a linux/arm64 binary; only linux/amd64 helm is published"):
+        build.publish_helm(str(tmp_path / "out"), str(fake))

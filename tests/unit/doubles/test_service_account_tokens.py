@@ -374,10 +374,7 @@ def test_tokens_across_ha_servers(cluster):  # noqa: F811
 def test_kubeadm_double_accepts_service_account_tokens(kadm_bin, kubelet_bin):  # noqa: F811
     cp = Node(kadm_bin, kubelet_bin, "sa1")
     try:
-        cp.write("/etc/kubernetes/kubeadm-init.yaml", cp.init_config())
-        cp.start_kubelet()
-        r = cp.kubeadm(["init", "--config", "/etc/kubernetes/kubeadm-init.yaml"])
-        assert r.returncode == 0, r.stdout + r.stderr + cp.kubelet_log()
+        cp.init_cluster()
         cl, us = kubeconfig.load(cp.path("/etc/kubernetes/admin.conf"))
         admin = kclient.Client.from_kubeconfig(cl, us)  # kubernetes-admin, group kubeadm:cluster-admins
         code, sa = admin.post("/api/v1/namespaces/kube-system/serviceaccounts", {"metadata": {"name": "argocd-manager"}})
