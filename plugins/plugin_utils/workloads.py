@@ -12,6 +12,7 @@ matchExpressions with In, NotIn, Exists and DoesNotExist).
 """
 from __future__ import annotations
 
+import hashlib
 import json
 import re
 from typing import Any
@@ -41,6 +42,10 @@ _DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
 _SEMVER = re.compile(r"^v?(0|[1-9][0-9]*)\.(0|[1-9][0-9]*)\.(0|[1-9][0-9]*)"
                      r"(-[0-9A-Za-z.-]+)?(\+[0-9A-Za-z.-]+)?$")
 _DIGEST = re.compile(r"^sha256:[0-9a-f]{64}$")
+# How the record names a workload installed from a chart: one helm release, uninstalled by helm (the release's
+# storage type, not an API kind).
+RELEASE_API_VERSION = "helm.sh/release.v1"
+RELEASE_KIND = "HelmRelease"
 
 
 def selector_problems(selector: Any) -> list[str]:
@@ -114,8 +119,12 @@ def _chart_problems(chart: Any) -> list[str]:
     if len(sources) != 1:
         problems.append("chart needs exactly one of repo (a chart repository URL), oci (oci://...) or path (an "
                         "archive on the controller), not %s" % (", ".join(sources) or "none"))
-    if "path" not in sources and not chart.get("name"):
-        problems.append("chart.name is required with a repository or an OCI registry")
+    if "repo" in sources and not chart.get("name"):
+        problems.append("chart.name is required with a repository")
+    oci_name = str(chart.get("oci") or "").rstrip("/").rpartition("/")[2]
+    if "oci" in sources and chart.get("name") and chart["name"] != oci_name:
+        problems.append("chart.name %r is not the chart chart.oci names (%r); drop chart.name or make them agree"
+                        % (chart["name"], oci_name))
     version = chart.get("version")
     if "path" not in sources and not (isinstance(version, str) and _SEMVER.match(version)):
         problems.append("chart.version must pin one release, such as 1.4.2 (not %r: a range or a missing version "
@@ -197,7 +206,8 @@ def workload_problems(w: Any) -> list[str]:
 def plan(workloads: Any, clusters: dict[str, dict[str, Any]], run_clusters: list[str] | None = None) -> dict[str, Any]:
     """Check ``workloads`` (the list a user declares) against ``clusters`` (the inventory's, by name, each with its
     ``labels``). Returns ``errors`` (one message each, naming the workload and the variable), ``workloads`` (each
-    with its defaults and ``clusters``, the names it selects) and ``clusters``: for each cluster of the run
+    with its defaults, ``clusters``, the names it selects, and for a chart from a repository or a registry ``pull``,
+    what ``chart_ref`` says helm pulls) and ``clusters``: for each cluster of the run
     (``run_clusters``, default all), ``present`` and ``absent``, the names of the workloads it gets and of those it
     must lose."""
     errors: list[str] = []
@@ -224,6 +234,8 @@ def plan(workloads: Any, clusters: dict[str, dict[str, Any]], run_clusters: list
             continue
         full = dict({"state": "present", "allow_empty": False, "create_namespace": True, "values": {},
                      "wait_for": []}, **w)
+        if "chart" in w and not w["chart"].get("path"):
+            full["pull"] = chart_ref(w["chart"])
         full["clusters"] = sorted(c for c, info in clusters.items()
                                   if selector_matches(w["selector"], info.get("labels") or {}))
         if not full["clusters"] and full["state"] == "present" and not full["allow_empty"]:
@@ -250,11 +262,40 @@ def object_ref(obj: dict[str, Any]) -> dict[str, str]:
             "namespace": str(md.get("namespace") or ""), "name": str(md.get("name"))}
 
 
+def release_ref(workload: dict[str, Any]) -> dict[str, str]:
+    """The record's entry for a workload installed from a chart: its helm release (named after the workload)."""
+    return {"apiVersion": RELEASE_API_VERSION, "kind": RELEASE_KIND, "namespace": str(workload["namespace"]),
+            "name": str(workload["name"])}
+
+
+def chart_ref(chart: dict[str, Any]) -> dict[str, str]:
+    """What helm pulls for a chart from a repository or an OCI registry: ``ref`` (the chart's name, or the OCI
+    reference as given, ``oci://<registry>/<path>/<chart>``), ``repo`` (the repository URL, empty for OCI),
+    ``archive``, the file name ``helm pull`` writes (``<chart>-<version>.tgz``), and ``dir``, the controller folder
+    (under the charts cache) of that source, so two repositories' charts of one name never meet."""
+    if chart.get("oci"):
+        ref, repo = str(chart["oci"]).rstrip("/"), ""
+        name = ref.rpartition("/")[2]
+    else:
+        ref, repo = str(chart["name"]), str(chart["repo"])
+        name = ref
+    source = repo.rstrip("/") or ref.rpartition("/")[0]
+    return {"ref": ref, "repo": repo, "archive": "%s-%s.tgz" % (name, chart["version"]),
+            "dir": hashlib.sha256(source.encode()).hexdigest()[:16]}
+
+
 def objects(workload: dict[str, Any], documents: list[Any]) -> dict[str, Any]:
     """The objects of ``workload`` from its rendered ``documents`` (empty YAML documents dropped), each labelled as
     the collection's and put in the workload's namespace unless it names one or its kind has none. Returns
     ``crds`` (applied first, then waited for), ``objects`` (the rest, in the order given), ``refs`` (what the record
-    keeps) and ``errors``."""
+    keeps) and ``errors``. A workload from a chart has no objects of its own (helm renders them): its ``refs`` are
+    its release, and ``values`` the values helm gets, as the workload gives them for this cluster."""
+    if "chart" in workload:
+        extra = [d for d in documents if d is not None]
+        errors = ["workload '%s': a chart workload takes no manifests (got %d documents)"
+                  % (workload["name"], len(extra))] if extra else []
+        return {"crds": [], "objects": [], "refs": [release_ref(workload)], "errors": errors,
+                "values": workload.get("values") or {}}
     errors: list[str] = []
     docs = []
     for d in documents:

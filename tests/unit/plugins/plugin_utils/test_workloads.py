@@ -203,3 +203,58 @@ def test_absent_workloads_always_go_even_unrecorded() -> None:
     assert out["delete"] == [ref("ConfigMap", "a"), ref("Secret", "b")]
     assert out["record"] == {}
     assert changes(None, {}, {}, False) == {"delete": [], "kept": [], "record": {}}
+
+
+def chart_wl(**chart: Any) -> dict[str, Any]:
+    w = {k: v for k, v in wl().items() if k != "manifests"}
+    return dict(w, chart=chart, values={"greeting": "hi"})
+
+
+def test_a_chart_from_a_repository_is_pulled_by_name() -> None:
+    out = plan([chart_wl(name="kf-hello", version="0.1.0", repo="http://m/charts")], CLUSTERS)
+    assert out["errors"] == []
+    pull = out["workloads"][0]["pull"]
+    assert pull == {"ref": "kf-hello", "repo": "http://m/charts", "archive": "kf-hello-0.1.0.tgz", "dir": pull["dir"]}
+    other = plan([chart_wl(name="kf-hello", version="0.1.0", repo="http://n/charts")], CLUSTERS)["workloads"][0]
+    same = plan([chart_wl(name="kf-other", version="0.1.0", repo="http://m/charts/")], CLUSTERS)["workloads"][0]
+    assert len(pull["dir"]) == 16 and other["pull"]["dir"] != pull["dir"] and same["pull"]["dir"] == pull["dir"]
+
+
+def test_an_oci_chart_is_pulled_by_its_reference() -> None:
+    out = plan([chart_wl(version="1.2.0", oci="oci://registry.example.com/charts/c/")], CLUSTERS)
+    assert out["errors"] == []
+    pull = out["workloads"][0]["pull"]
+    assert {k: pull[k] for k in ("ref", "repo", "archive")} == {"ref": "oci://registry.example.com/charts/c",
+                                                                 "repo": "", "archive": "c-1.2.0.tgz"}
+
+
+def test_an_oci_chart_name_must_agree_with_the_reference() -> None:
+    errors = plan([chart_wl(name="d", version="1.2.0", oci="oci://r/charts/c")], CLUSTERS)["errors"]
+    assert any("chart.name 'd' is not the chart chart.oci names ('c')" in e for e in errors), errors
+
+
+def test_a_chart_archive_on_the_controller_is_not_pulled() -> None:
+    out = plan([chart_wl(path="files/c-1.0.0.tgz")], CLUSTERS)
+    assert out["errors"] == [] and "pull" not in out["workloads"][0]
+
+
+def test_a_chart_workload_is_recorded_as_its_release_with_its_values() -> None:
+    w = plan([chart_wl(name="kf-hello", version="0.1.0", repo="http://m/charts")], CLUSTERS)["workloads"][0]
+    out = objects(w, [])
+    assert out["refs"] == [{"apiVersion": "helm.sh/release.v1", "kind": "HelmRelease", "namespace": w["namespace"],
+                            "name": "demo"}]
+    assert out["crds"] == [] and out["objects"] == [] and out["errors"] == []
+    assert out["values"] == {"greeting": "hi"}
+
+
+def test_a_chart_workload_takes_no_documents() -> None:
+    w = plan([chart_wl(path="c.tgz")], CLUSTERS)["workloads"][0]
+    out = objects(w, [None, {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "x"}}])
+    assert out["errors"] == ["workload 'demo': a chart workload takes no manifests (got 1 documents)"]
+
+
+def test_an_absent_chart_workload_is_uninstalled() -> None:
+    w = plan([dict(chart_wl(path="c.tgz"), state="absent")], CLUSTERS)["workloads"][0]
+    ref = objects(w, [])["refs"]
+    out = changes({"demo": ref}, {}, {"demo": ref}, prune=False)
+    assert out["delete"] == ref and out["record"] == {}
