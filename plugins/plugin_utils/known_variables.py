@@ -29,6 +29,7 @@ PREFIXES: tuple[str, ...] = (
     "kubeconfig_",
     "kubelet_",
     "node_prep_",
+    "registration_",
     "remove_node_",
     "reset_",
     "restore_",
@@ -52,6 +53,7 @@ ROLES: tuple[str, ...] = (
     "kubeconfig",
     "kubelet",
     "node_prep",
+    "registration",
     "remove_node",
     "reset",
     "restore",
@@ -69,6 +71,7 @@ PUBLIC_NAMES: frozenset[str] = frozenset((
     "cluster_hosts",  # playbooks/site.yml: the hosts to run on
     "workloads_plan",  # the workloads each cluster gets and loses (workloads role, validate.yml)
     "workloads_cluster",  # the cluster as the workloads' templates see it (workloads role, describe.yml)
+    "registration_plan",  # the spokes to register or deregister (registration role, validate.yml)
 ))
 
 # Per-role variables replaced by cluster_artifacts_cache_dir and cluster_artifacts_download_timeout;
