@@ -9,7 +9,7 @@ export ANSIBLE_COLLECTIONS_PATH := $(CURDIR)/collections
 # MOLECULE_JOBS run at a time, longest first (validation runs site.yml 49 times), but the two on emulated
 # ARM after the first quarter of an hour: on a fresh machine their images build in the background
 # meanwhile (setup.sh), and a scenario that waits for its image holds a slot.
-SCENARIOS ?= validation reset k3s-ha-etcd kubeadm-ha kubeadm backup-restore airgap k3s-external-db k3s-arm rpi-prep k3s-external-etcd k3s-single containerd kube-artifacts
+SCENARIOS ?= validation reset k3s-ha-etcd kubeadm-ha kubeadm hub-spoke backup-restore airgap k3s-external-db k3s-arm rpi-prep k3s-external-etcd k3s-single containerd kube-artifacts
 MOLECULE_JOBS ?= 2
 MIRROR_PORT ?= 8765
 export KUBEFORGE_MIRROR_PORT := $(MIRROR_PORT)
