@@ -351,7 +351,12 @@ def changes(record: Any, present: dict[str, list[dict[str, str]]], absent: dict[
     ``present`` the workloads it gets now with the refs of their objects, ``absent`` those declared ``state:
     absent`` for it with the refs of the objects their manifests name. Objects of an absent workload always go; a recorded workload the cluster no longer
     selects, and an object a workload no longer has, go only with ``prune``, and are reported otherwise.
-    Returns ``delete`` (refs, CRDs last), ``kept`` (lines for the report) and ``record``, the next record."""
+    Returns ``delete`` (refs, CRDs last), ``objects`` (those of them that are API objects, as the minimal objects
+    a delete takes, in that order), ``releases`` (those that are helm releases), ``kept`` (lines for the report) and
+    ``record``, the next record."""
+    if not isinstance(prune, bool):
+        # "false" from the command line (-e workloads_prune=false) is a non-empty string: never read it as true
+        raise TypeError("workloads_prune must be a boolean, not %r" % (prune,))
     record = record if isinstance(record, dict) else {}
     delete: list[dict[str, str]] = []
     kept: list[str] = []
@@ -375,4 +380,8 @@ def changes(record: Any, present: dict[str, list[dict[str, str]]], absent: dict[
             kept.append("%s: the cluster no longer selects it (%d objects stay)" % (name, len(old)))
             nxt[name] = old
     delete.sort(key=lambda r: r["kind"] == "CustomResourceDefinition")
-    return {"delete": delete, "kept": kept, "record": nxt}
+    releases = [r for r in delete if r["apiVersion"] == RELEASE_API_VERSION]
+    skeletons = [{"apiVersion": r["apiVersion"], "kind": r["kind"],
+                  "metadata": dict({"name": r["name"]}, **({"namespace": r["namespace"]} if r["namespace"] else {}))}
+                 for r in delete if r["apiVersion"] != RELEASE_API_VERSION]
+    return {"delete": delete, "objects": skeletons, "releases": releases, "kept": kept, "record": nxt}

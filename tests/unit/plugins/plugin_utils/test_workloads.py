@@ -193,6 +193,11 @@ def test_changes_with_prune_delete_and_crds_go_last() -> None:
     record = {"edge": [ref("ConfigMap", "a"), ref("ConfigMap", "old")], "lab": [crd, ref("ConfigMap", "l")]}
     out = changes(record, {"edge": [ref("ConfigMap", "a")], "new": [ref("ConfigMap", "n")]}, {}, True)
     assert out["delete"] == [ref("ConfigMap", "old"), ref("ConfigMap", "l"), crd]
+    assert out["objects"] == [
+        {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "old", "namespace": "demo"}},
+        {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "l", "namespace": "demo"}},
+        {"apiVersion": "apiextensions.k8s.io/v1", "kind": "CustomResourceDefinition",
+         "metadata": {"name": "gadgets.example.com"}}]
     assert out["kept"] == []
     assert out["record"] == {"edge": [ref("ConfigMap", "a")], "new": [ref("ConfigMap", "n")]}
 
@@ -202,7 +207,7 @@ def test_absent_workloads_always_go_even_unrecorded() -> None:
                   False)
     assert out["delete"] == [ref("ConfigMap", "a"), ref("Secret", "b")]
     assert out["record"] == {}
-    assert changes(None, {}, {}, False) == {"delete": [], "kept": [], "record": {}}
+    assert changes(None, {}, {}, False) == {"delete": [], "objects": [], "releases": [], "kept": [], "record": {}}
 
 
 def chart_wl(**chart: Any) -> dict[str, Any]:
@@ -257,4 +262,10 @@ def test_an_absent_chart_workload_is_uninstalled() -> None:
     w = plan([dict(chart_wl(path="c.tgz"), state="absent")], CLUSTERS)["workloads"][0]
     ref = objects(w, [])["refs"]
     out = changes({"demo": ref}, {}, {"demo": ref}, prune=False)
-    assert out["delete"] == ref and out["record"] == {}
+    assert out["delete"] == ref and out["releases"] == ref and out["objects"] == [] and out["record"] == {}
+
+
+@pytest.mark.parametrize("prune", ["false", "true", 0, None])
+def test_prune_must_be_a_boolean(prune: Any) -> None:
+    with pytest.raises(TypeError, match="workloads_prune must be a boolean"):
+        changes({}, {}, {}, prune)
