@@ -1,10 +1,11 @@
 """`k3s agent` for the kubeforge test double (K3s docs cli/agent.md; pkg/agent, pkg/clientaccess).
 
 Flow: validate flags -> (retry every 2 s) verify the cluster CA against the
-token hash and fetch kubelet client credentials from the supervisor
-(GET /v1-k3s/client-kubelet.crt, Basic node:<pw>) -> write agent files ->
-register the Node through the API with the client cert (like a kubelet) ->
-READY=1 -> PATCH node status every 10 s until SIGTERM (exit 0).
+token hash and fetch the kubelet serving and client certificates from the supervisor
+(GET /v1-k3s/serving-kubelet.crt and /v1-k3s/client-kubelet.crt, Basic node:<pw>, with
+the node name and the node password of /etc/rancher/node/password, see nodepassword.py)
+-> write agent files -> register the Node through the API with the client cert (like a
+kubelet) -> READY=1 -> PATCH node status every 10 s until SIGTERM (exit 0).
 
 Deliberately light for qemu-user emulation: no openssl calls in the agent
 (the server generates the key), no busy loops.
@@ -12,19 +13,22 @@ Deliberately light for qemu-user emulation: no openssl calls in the agent
 import ipaddress
 import json
 import os
-import secrets
 import signal
 import socket
 import threading
 
 from common import nodes
 
-from . import clientaccess, klog, tokens, version
+from . import clientaccess, klog, nodepassword, tokens, version
 from .server import default_data_dir, detect_ipv4, node_labels_and_taints, sd_notify, _write
 from .state import now_rfc3339
 
 HEARTBEAT_SECONDS = 10
 RETRY_SECONDS = 2
+
+
+class PasswordRejected(Exception):
+    """The supervisor refused the node password (403): K3s's message, after the certificate file it was for."""
 
 
 class Agent:
@@ -51,6 +55,8 @@ class Agent:
         self.adir = os.path.join(self.data_dir, "agent")
         self.crt = os.path.join(self.adir, "client-kubelet.crt")
         self.key = os.path.join(self.adir, "client-kubelet.key")
+        self.serving_crt = os.path.join(self.adir, "serving-kubelet.crt")
+        self.serving_key = os.path.join(self.adir, "serving-kubelet.key")
         self.ca = os.path.join(self.adir, "server-ca.crt")
         if not o["token"] and not os.path.exists(self.crt):
             klog.fatal("--token is required")
@@ -71,29 +77,43 @@ class Agent:
     def node_identity(self):
         name = (self.o["node-name"] or socket.gethostname()).lower()
         if self.o["with-node-id"]:
-            idf = os.path.join(self.adir, "node-id")
-            if not os.path.exists(idf):
-                _write(idf, secrets.token_hex(4) + "\n", 0o600)
-            with open(idf) as fh:
-                name = "%s-%s" % (name, fh.read().strip())
+            name = "%s-%s" % (name, nodepassword.ensure_node_id(self.environ))  # K3s: /etc/rancher/node/id
         self.node_name = name
 
     # -- credentials ---------------------------------------------------------
-    def fetch_credentials(self):
-        """One attempt; raises clientaccess.AccessError / tokens.TokenError."""
-        tok, bundle = clientaccess.validate(self.server_url, self.o["token"])
-        _, data = clientaccess.request(self.server_url, "/v1-k3s/client-kubelet.crt", cadata=bundle,
-                                       basic=("node", tok.password),
-                                       headers={"K3s-Node-Name": self.node_name})
+    def node_cert(self, path, bundle, tok, ips):
+        """K3s getNodeNamedCrt: one kubelet certificate request with the node name, password and IPs; returns
+        (cert PEM, key PEM).  A 403 is K3s's "Node password rejected" (PasswordRejected)."""
+        # ensureNodePassword on every request, as K3s does: a file removed meanwhile is made anew
+        pw = nodepassword.ensure_password(self.environ)
+        headers = {nodepassword.NODE_NAME_HEADER: self.node_name, nodepassword.NODE_PASSWORD_HEADER: pw,
+                   nodepassword.NODE_IP_HEADER: ",".join(ips)}
+        try:
+            _, data = clientaccess.request(self.server_url, "/v1-k3s/" + os.path.basename(path), cadata=bundle,
+                                           basic=("node", tok.password), headers=headers)
+        except clientaccess.HTTPStatusError as e:
+            if e.code == 403:
+                raise PasswordRejected("%s: %s" % (path, nodepassword.REJECTED % nodepassword.PASSWORD_FILE))
+            raise
         text = data.decode()
         idx = text.find("-----BEGIN PRIVATE KEY-----")
         if idx < 0:
             idx = text.find("-----BEGIN EC PRIVATE KEY-----")
         if idx < 0:
-            raise clientaccess.AccessError("invalid client-kubelet.crt response: no private key")
+            raise clientaccess.AccessError("invalid %s response: no private key" % os.path.basename(path))
+        return text[:idx], text[idx:]
+
+    def fetch_credentials(self):
+        """One attempt; raises clientaccess.AccessError / tokens.TokenError / PasswordRejected.  As in K3s's
+        config.get: the serving certificate first (node and external IPs), then the client certificate."""
+        tok, bundle = clientaccess.validate(self.server_url, self.o["token"])
+        serving = self.node_cert(self.serving_crt, bundle, tok, self.node_ips + list(self.o["node-external-ip"]))
+        client = self.node_cert(self.crt, bundle, tok, self.node_ips)
         _write(self.ca, bundle.decode(), 0o644)
-        _write(self.crt, text[:idx], 0o644)
-        _write(self.key, text[idx:], 0o600)
+        _write(self.serving_crt, serving[0], 0o600)
+        _write(self.serving_key, serving[1], 0o600)
+        _write(self.crt, client[0], 0o644)
+        _write(self.key, client[1], 0o600)
         return bundle
 
     def write_kubeconfig(self):
@@ -112,6 +132,9 @@ class Agent:
             try:
                 self.fetch_credentials()
                 return True
+            except PasswordRejected as e:
+                # K3s's agent config.Get retry loop
+                klog.info("Waiting to retrieve agent configuration; server is not ready: %s", e)
             except (clientaccess.AccessError, tokens.TokenError) as e:
                 klog.error("Failed to validate connection to cluster at %s: %s", self.server_url, e)
             if self.stop.wait(RETRY_SECONDS):

@@ -60,7 +60,7 @@ from urllib.parse import urlsplit
 from common import wire
 
 from . import klog
-from .state import Conflict, Unavailable, now_rfc3339
+from .state import RAW_KEYS, Conflict, Unavailable, now_rfc3339
 
 PEER_PORT_ENV = "KUBEFORGE_DOUBLE_ETCD_PEER_PORT"
 CLIENT_PORT_ENV = "KUBEFORGE_DOUBLE_ETCD_CLIENT_PORT"
@@ -505,6 +505,24 @@ class ReplicatedStore:
 
     def close(self):
         self.local.close()
+
+    # raw keys (K3s's /bootstrap/<hash>): kine.KineStore's interface; reads are local, a create needs a quorum
+    def prefix(self, prefix):
+        return self.local.prefix(prefix)
+
+    def latest(self, key):
+        return self.local.latest(key)
+
+    def put_new(self, key, value):
+        """Create a raw key on every member (quorum, as any write); Conflict if this member already has it.  Like
+        the objects' creates, the check is this member's copy: two members creating one key at once both
+        succeed, the higher revision wins (etcd's create txn would refuse the second)."""
+        with self.cluster.wlock:
+            if self.local.latest(key) is not None:
+                raise Conflict(key)
+            rv = self.local.reserve_rv()
+            self._commit(RAW_KEYS, "", key, rv, value.decode())
+        return rv
 
     def _commit(self, resource, namespace, name, rv, obj):
         op = {"rv": rv, "resource": resource, "namespace": namespace, "name": name,

@@ -21,9 +21,9 @@ from typing import Optional, Union
 from common import netaddr, nodes
 
 from . import api as apimod
-from . import clientaccess, etcd, kine, klog, pki, rbac, tokens, version
+from . import clientaccess, etcd, kine, klog, nodepassword, pki, rbac, tokens, version
 from . import snapshot as snapshotmod
-from .state import Store, Unavailable, now_rfc3339
+from .state import Conflict, Store, Unavailable, now_rfc3339
 
 CGROUP_ROOT_ENV = "KUBEFORGE_DOUBLE_CGROUP_ROOT"  # TEST HOOK ONLY (unit tests)
 NODE_GRACE_ENV = "KUBEFORGE_DOUBLE_NODE_GRACE"  # TEST HOOK ONLY: node-monitor-grace-period seconds (40)
@@ -35,6 +35,10 @@ _GO_FALSE = ("0", "f", "F", "false", "FALSE", "False")
 ETCD_ROLE_LABEL = "node-role.kubernetes.io/etcd"
 ETCD_NODE_NAME_ANNOTATION = "etcd.k3s.cattle.io/node-name"
 ETCD_NODE_ADDRESS_ANNOTATION = "etcd.k3s.cattle.io/node-address"
+# K3s getBootstrapKeyFromStorage (pkg/cluster/storage.go)
+BOOTSTRAP_DIFFERENT_TOKEN = "bootstrap data already found and encrypted with different token"
+# K3s Bootstrap (pkg/cluster/bootstrap.go): an embedded etcd member reconciles with its own data before it starts
+RECONCILE_ETCD_FAILED = "Failed to reconcile with temporary etcd: "
 
 
 def node_labels_and_taints(o):
@@ -257,6 +261,8 @@ class K3sServer:
         self.source = source
         self.environ = environ
         self.stop = threading.Event()
+        self._deferred = set()  # K3s deferredNodes: nodes whose password check waits for the store
+        self._deferred_lock = threading.Lock()
 
     # -- paths -------------------------------------------------------------
     def setup_paths(self):
@@ -275,13 +281,17 @@ class K3sServer:
         return os.path.join(self.tls, name)
 
     # -- PKI ---------------------------------------------------------------
-    def ensure_cas(self):
-        made = False
+    def cluster_cas(self):
+        """(path under server/tls without extension, CN prefix) of the cluster CAs: what the bootstrap data carry."""
         cas = [("server-ca", "k3s-server-ca"), ("client-ca", "k3s-client-ca"),
                ("request-header-ca", "k3s-request-header-ca")]
         if self.etcd_mode:
             cas += [("etcd/server-ca", "etcd-server-ca"), ("etcd/peer-ca", "etcd-peer-ca")]
-        for base, prefix in cas:
+        return cas
+
+    def ensure_cas(self):
+        made = False
+        for base, prefix in self.cluster_cas():
             crt, key = self.tlsf(base + ".crt"), self.tlsf(base + ".key")
             if not (os.path.exists(crt) and os.path.exists(key)):
                 pki.make_ca(crt, key, prefix)
@@ -382,13 +392,119 @@ class K3sServer:
         name = o["node-name"] or socket.gethostname()
         name = name.lower()
         if o["with-node-id"]:
-            idf = os.path.join(self.cred, "node-id")
-            if not os.path.exists(idf):
-                _write(idf, secrets.token_hex(4) + "\n", 0o600)
-            with open(idf) as fh:
-                name = "%s-%s" % (name, fh.read().strip())
+            # the embedded agent's ensureNodeID: /etc/rancher/node/id, as for an agent
+            name = "%s-%s" % (name, nodepassword.ensure_node_id(self.environ))
         self.node_name = name
         self.node_ips = net["node_ips"] or [ipaddress.ip_address(detect_ipv4())]
+
+    # -- node passwords (K3s pkg/nodepassword, pkg/cluster/managed.go) ----------------------------------
+    def own_node_password(self, store):
+        """The embedded agent's node password.  Its file is made (or read) as by any agent; the supervisor
+        verifies the server's own node against that file, not the Secret (K3s verifyLocalPassword: the agent
+        asks before the server's core is up), so a server is never refused by itself, and ensures the Secret in
+        the background, which only records an Event.  After a cluster reset (reset-flag; a restore onto new
+        hosts too) the own node's Secret is deleted first (K3s deleteNodePasswdSecret), so the Secret then
+        ensured holds this host's password."""
+        pw = nodepassword.ensure_password(self.environ)
+        if self.after_reset:
+            try:
+                if not nodepassword.delete(store, self.node_name):
+                    klog.debug("node password secret is not found for node %s", self.node_name)
+            except Unavailable as e:
+                klog.warn("failed to delete old node password secret: %s", e)
+        # K3s hashes the file and verifies the header against that hash; the double compares them (same outcome)
+        klog.info("Password verified locally for node %s", self.node_name)
+        self.ensure_node_secret(store, self.node_name, pw)
+
+    def ensure_node_secret(self, store, node, pw):
+        """K3s ensureSecret: ensure the node's Secret (create it, or verify it) now and, while the store cannot
+        answer, every 5 s.  Informational: the result is only an Event on the Node (NodePasswordValidationFailed
+        for another password, NodePasswordValidationComplete otherwise)."""
+        def attempt():
+            try:
+                nodepassword.ensure(store, node, pw)
+            except nodepassword.VerifyFailed as e:
+                msg = "Deferred node password secret validation failed: %s" % e
+                klog.warn("%s", msg)  # the double's own log line; K3s records the Event only
+                self.node_event(store, node, "Warning", "NodePasswordValidationFailed", msg)
+                return True
+            except Exception as e:  # no quorum, an unreachable datastore: K3s retries
+                klog.debug("Deferred node password secret validation for %s: %s", node, e)
+                return False
+            self.node_event(store, node, "Normal", "NodePasswordValidationComplete",
+                            "Deferred node password secret validation complete")
+            return True
+        if attempt():
+            return
+
+        def loop():
+            while not self.stop.wait(5):
+                if attempt():
+                    return
+        threading.Thread(target=loop, daemon=True).start()
+
+    def node_event(self, store, node, typ, reason, message):
+        """An Event on the Node from K3s's supervisor event recorder (component ``k3s-supervisor``)."""
+        now = now_rfc3339()
+        ev = {"apiVersion": "v1", "kind": "Event",
+              "metadata": {"name": "%s.%x" % (node, time.time_ns()), "namespace": "default"},
+              "involvedObject": {"kind": "Node", "name": node, "uid": node},
+              "reason": reason, "message": message, "type": typ, "count": 1,
+              "source": {"component": "k3s-supervisor"}, "firstTimestamp": now, "lastTimestamp": now,
+              "reportingComponent": "k3s-supervisor", "reportingInstance": ""}
+        try:
+            store.create("events", ev, "default")
+        except Exception as e:  # pragma: no cover - an Event is best effort, as with client-go's recorder
+            klog.debug("Failed to record event %s for node %s: %s", reason, node, e)
+
+    def node_auth(self, h):
+        """K3s's node auth validator (pkg/nodepassword validate.go, GetNodeAuthValidator) for the kubelet
+        certificate routes: (node name, None) or (None, error reply).  The request authenticates with the token
+        (Basic ``node:``/``server:``; node-identity auth with a kubelet client certificate is not modelled);
+        ``K3s-Node-Name`` and ``K3s-Node-Password`` are required (400); the password is checked against the
+        node's Secret, which is created when missing, whether or not the Node exists (K3s checks the Node only
+        under node-identity auth): another password is a 403.  A store that cannot answer lets the request
+        through and checks later (K3s verifyRemotePassword)."""
+        if not self.basic_user(h):
+            return None, (401, "text/plain", "Unauthorized\n")
+        node = (h.headers.get(nodepassword.NODE_NAME_HEADER) or "").strip().lower()
+        pw = h.headers.get(nodepassword.NODE_PASSWORD_HEADER) or ""
+        if not node:
+            return None, self.supervisor_error(h, 400, "node name not set")
+        if not pw:
+            return None, self.supervisor_error(h, 400, "node password not set")
+        if not NODE_NAME_RE.match(node) or len(node) > 253:
+            return None, (400, "text/plain", "invalid node name %r\n" % node)
+        try:
+            nodepassword.ensure(self.api.store, node, pw)
+        except nodepassword.VerifyFailed as e:
+            return None, self.supervisor_error(h, 403, str(e))
+        except Exception as e:  # the store cannot answer: fail open, verify in the background
+            klog.debug("Node password verification for %s failed: %s", node, e)
+            with self._deferred_lock:
+                first = node not in self._deferred
+                self._deferred.add(node)
+            if first:
+                klog.info("Password verification deferred for node %s", node)
+                self.ensure_node_secret(self.api.store, node, pw)
+        return node, None
+
+    def supervisor_error(self, h, code, message):
+        """K3s util.SendError: the error line, and a Status body."""
+        reason = {400: "BadRequest", 401: "Unauthorized", 403: "Forbidden"}.get(code, "InternalError")
+        klog.error("Sending HTTP/1.1 %d response to %s:%d: %s", code, h.client_address[0], h.client_address[1],
+                   message)
+        body = {"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Failure", "message": message,
+                "reason": reason, "code": code}
+        return code, "application/json", json.dumps(body)
+
+    def remove_node_password(self, node):
+        """A deleted Node's Secret goes with it (K3s: the node controller's onRemove; since the November 2025
+        releases the garbage collector, through the Secret's ownerReference to the Node)."""
+        try:
+            nodepassword.delete(self.api.store, node)
+        except Unavailable as e:
+            klog.warn("Unable to remove node password: %s", e)
 
     def register_node(self, store):
         o = self.o
@@ -608,11 +724,18 @@ class K3sServer:
     def on_delete(self, resource, obj, delete):
         """K3s's managed-etcd-controller OnRemove handler (pkg/etcd/member_controller.go), run synchronously
         in the DELETE: a Node with the etcd role label loses its etcd member (RemovePeer(name, address) from
-        its annotations) before it goes.  Real K3s holds the Node behind the controller's finalizer and retries
+        its annotations) before it goes.  Every deleted Node also loses its node-password Secret
+        (remove_node_password).  Real K3s holds the Node behind the controller's finalizer and retries
         a failed removal while the Node stays; here a failure (no quorum: ``etcdserver: request timed out``,
         or a missing annotation) fails the DELETE with a 500 and the Node stays.  Removing this server's own
         member deletes the Node first, while this server can still write."""
         md = obj.get("metadata") or {}
+        if resource == "nodes":
+            plain = delete
+
+            def delete():
+                plain()
+                self.remove_node_password(md.get("name", ""))
         if resource != "nodes" or self.cluster is None or ETCD_ROLE_LABEL not in (md.get("labels") or {}):
             return delete()
         node = md.get("name", "")
@@ -664,6 +787,19 @@ class K3sServer:
         finally:
             shutil.rmtree(d, ignore_errors=True)
 
+    def kubelet_serving_cert(self, node, ips):
+        """Sign a kubelet serving cert (CN <n>, SANs <n>, localhost, 127.0.0.1 and the K3s-Node-IP addresses)
+        with the server CA; returns cert PEM + server CA PEM + key PEM."""
+        d = tempfile.mkdtemp(prefix="kubelet-", dir=self.tls)
+        try:
+            crt, key = os.path.join(d, "s.crt"), os.path.join(d, "s.key")
+            pki.make_leaf(crt, key, self.tlsf("server-ca.crt"), self.tlsf("server-ca.key"), "/CN=%s" % node,
+                          [node, "localhost"], list(dict.fromkeys(["127.0.0.1"] + ips)), server=True)
+            with open(crt) as a, open(self.tlsf("server-ca.crt")) as b, open(key) as c:
+                return a.read() + b.read() + c.read()
+        finally:
+            shutil.rmtree(d, ignore_errors=True)
+
     def routes(self):
         def ping(h):
             return 200, "text/plain", "pong"
@@ -678,15 +814,31 @@ class K3sServer:
             return 200, "text/plain", "ok"
 
         def client_kubelet(h):
-            if not self.basic_user(h):
-                return 401, "text/plain", "Unauthorized\n"
-            node = (h.headers.get("K3s-Node-Name") or "").strip().lower()
-            if not node or not NODE_NAME_RE.match(node) or len(node) > 253:
-                return 400, "text/plain", "invalid node name %r\n" % node
+            node, err = self.node_auth(h)
+            if err:
+                return err
             try:
                 return 200, "text/plain", self.kubelet_client_cert(node)
             except pki.PKIError as e:
                 klog.error("Failed to create kubelet client certificate for %s: %s", node, e)
+                return 500, "text/plain", "internal error\n"
+
+        def serving_kubelet(h):
+            node, err = self.node_auth(h)
+            if err:
+                return err
+            ips = []
+            for v in (h.headers.get(nodepassword.NODE_IP_HEADER) or "").split(","):
+                if not v.strip():
+                    continue
+                try:
+                    ips.append(str(ipaddress.ip_address(v.strip())))
+                except ValueError:
+                    return self.supervisor_error(h, 500, "invalid node IP address %s" % v.strip())
+            try:
+                return 200, "text/plain", self.kubelet_serving_cert(node, ips)
+            except pki.PKIError as e:
+                klog.error("Failed to create kubelet serving certificate for %s: %s", node, e)
                 return 500, "text/plain", "internal error\n"
 
         def bootstrap(h):
@@ -733,7 +885,7 @@ class K3sServer:
             return code, "text/plain", body + "\n"
 
         return {"/ping": ping, "/cacerts": cacerts, "/v1-k3s/readyz": readyz,
-                "/v1-k3s/client-kubelet.crt": client_kubelet,
+                "/v1-k3s/serving-kubelet.crt": serving_kubelet, "/v1-k3s/client-kubelet.crt": client_kubelet,
                 "/v1-k3s/server-bootstrap": bootstrap, "/db/snapshot": db_snapshot}
 
     # -- HA: join and embedded etcd ------------------------------------------------
@@ -794,18 +946,7 @@ class K3sServer:
                 klog.fatal("starting kubernetes: preparing server: failed to validate server configuration: "
                            "critical configuration value mismatch between servers: %s (this server: %s, cluster: %s)",
                            k, json.dumps(mine.get(k)), json.dumps(boot["critical"][k]))
-        for name, pem in boot["files"].items():
-            path = self.tlsf(name)
-            os.makedirs(os.path.dirname(path), exist_ok=True)
-            _write(path, pem, 0o600 if name.endswith(".key") else 0o644)
-        # leaf certs signed by a previous CA must be re-issued
-        for n in ("serving-kube-apiserver.crt", "serving-kube-apiserver.key", "serving-kube-apiserver.sans.json",
-                  "client-admin.crt", "client-admin.key"):
-            if os.path.exists(self.tlsf(n)):
-                os.remove(self.tlsf(n))
-        if not (o["agent-token"] or o["agent-token-file"]) and boot.get("agentPassword") \
-                and boot["agentPassword"] != tok.password:
-            o["agent-token"] = boot["agentPassword"]
+        self._install_bootstrap(boot, tok.password)
         return boot
 
     # -- external datastore (kine) ----------------------------------------------
@@ -824,18 +965,36 @@ class K3sServer:
         except tokens.TokenError:
             return None  # setup_tokens() reports it
 
-    def _install_bootstrap(self, data, pw):
-        """Write the cluster CAs from the datastore; leaf certs signed by a
-        different (local) CA are re-issued."""
-        old = None
-        if os.path.exists(self.tlsf("server-ca.crt")):
-            with open(self.tlsf("server-ca.crt")) as fh:
-                old = fh.read()
-        for name, pem in data["files"].items():
+    def _install_bootstrap(self, data, pw, reset=False):
+        """Write the cluster CAs of the bootstrap data to disk (K3s ReconcileBootstrapData; the datastore's copy
+        always wins: the double keeps no timestamps, so K3s's ``... newer than datastore`` refusal is not
+        modelled); leaf certs signed by a CA that changed are re-issued on the next ensure_serving_cert.  With
+        ``reset`` (a cluster-reset) the certificate directory is first backed up to ``server/tls-<unix
+        seconds>`` when the certificate directories hold anything, as K3s does.  Returns whether a file on disk
+        changed."""
+        # K3s certDirsExist: cred, tls and tls/etcd present and not empty, else the data are simply written
+        dirs = all(os.path.isdir(d) and os.listdir(d) for d in (self.cred, self.tls, self.tlsf("etcd")))
+        if reset and dirs:
+            backup = os.path.join(self.sdir, "tls-%d" % int(time.time()))
+            klog.info("Cluster reset: backing up certificates directory to %s", backup)
+            shutil.copytree(self.tls, backup, dirs_exist_ok=True)
+        changed = False
+        for name, pem in sorted(data["files"].items()):
             path = self.tlsf(name)
+            if os.path.exists(path):
+                with open(path) as fh:
+                    if fh.read() == pem:
+                        continue
+                if dirs and not reset:
+                    klog.warn("%s will be updated from the datastore.", path)
+            elif dirs and not reset:
+                klog.warn("%s doesn't exist. continuing...", path)
             os.makedirs(os.path.dirname(path), exist_ok=True)
             _write(path, pem, 0o600 if name.endswith(".key") else 0o644)
-        if old != data["files"].get("server-ca.crt"):
+            changed = True
+        if dirs and (changed or reset):
+            klog.warn("Updating bootstrap data on disk from datastore")
+        if changed:
             for n in ("serving-kube-apiserver.crt", "serving-kube-apiserver.key", "serving-kube-apiserver.sans.json",
                       "client-admin.crt", "client-admin.key"):
                 if os.path.exists(self.tlsf(n)):
@@ -844,50 +1003,69 @@ class K3sServer:
         if not (o["agent-token"] or o["agent-token-file"]) and data.get("agentPassword") \
                 and data["agentPassword"] != pw:
             o["agent-token"] = data["agentPassword"]
+        return changed
 
-    def external_bootstrap(self, store, net):
-        """K3s storageBootstrap: the first server stores its CAs encrypted with
-        the token under /bootstrap/<hash>; the others load them."""
-        pre = "starting kubernetes: preparing server: "
-        diff = pre + "bootstrap data already found and encrypted with different token"
-
-        def load(pw, blob):
-            try:
-                data = json.loads(kine.decrypt(pw, blob).decode())
-            except ValueError:
-                klog.fatal(diff)
-            klog.info("Reconciling bootstrap data between datastore and disk")
-            self._install_bootstrap(data, pw)
+    def _load_bootstrap(self, pw, blob, net, diff, reset=False):
+        """Decrypt one bootstrap entry with the token password (a wrong password: fatal ``diff``) and install it."""
+        try:
+            data = json.loads(kine.decrypt(pw, blob).decode())
+        except ValueError:
+            klog.fatal(diff)
+        klog.info("Reconciling bootstrap data between datastore and disk")
+        changed = self._install_bootstrap(data, pw, reset)
+        if not reset:
             mine = self.critical(net)
             for k in sorted(data.get("critical") or {}):
                 if k != "agent-token" and mine.get(k) != data["critical"][k]:
                     klog.warn("critical configuration value mismatch between servers: %s (this server: %s, "
                               "cluster: %s)", k, json.dumps(mine.get(k)), json.dumps(data["critical"][k]))
+        return changed
+
+    def read_bootstrap(self, store, pw, net, diff, reset=False):
+        """K3s getBootstrapKeyFromStorage + ReconcileBootstrapData (pkg/cluster/storage.go, bootstrap.go): the
+        entries under /bootstrap/ of ``store``; the one of this token password is installed on disk; entries of
+        other passwords only: fatal ``diff``.  Returns None when the store holds no bootstrap data, else whether
+        a file on disk changed."""
         rows = store.prefix("/bootstrap/")
-        pw = self._given_password()
-        installed = False
-        if pw is not None and kine.bootstrap_key(pw) in rows:
-            load(pw, rows[kine.bootstrap_key(pw)][2])
-            installed = True
-        elif rows:
+        if not rows:
+            return None
+        key = kine.bootstrap_key(pw) if pw is not None else None
+        if key not in rows:
             klog.fatal(diff)
+        return self._load_bootstrap(pw, rows[key][2], net, diff, reset)
+
+    def save_bootstrap(self, store, net, diff):
+        """K3s Save (pkg/cluster/storage.go): store this server's CAs, the agent-token password and the critical
+        settings under /bootstrap/<hash of the token password>, encrypted with it, unless the entry exists: then
+        (another server won the race) it is installed, as read_bootstrap does.  Entries of other passwords only:
+        fatal ``diff``.  Returns whether a file on disk changed."""
+        key = kine.bootstrap_key(self.password)
+        rows = store.prefix("/bootstrap/")
+        if rows and key not in rows:
+            klog.fatal(diff)
+        if key not in rows:
+            files = {}
+            for base, _ in self.cluster_cas():
+                for ext in (".crt", ".key"):
+                    with open(self.tlsf(base + ext)) as fh:
+                        files[base + ext] = fh.read()
+            data = {"files": files, "agentPassword": self.agent_password, "critical": self.critical(net)}
+            try:
+                store.put_new(key, kine.encrypt(self.password, json.dumps(data).encode()))
+                klog.info("Saved bootstrap data to the datastore")
+                return False
+            except Conflict:
+                pass
+        return self._load_bootstrap(self.password, store.latest(key)[2], net, diff)
+
+    def external_bootstrap(self, store, net):
+        """K3s storageBootstrap for an external datastore: the first server stores its CAs encrypted with the
+        token under /bootstrap/<hash>; the others load them."""
+        diff = "starting kubernetes: preparing server: " + BOOTSTRAP_DIFFERENT_TOKEN
+        found = self.read_bootstrap(store, self._given_password(), net, diff) is not None
         self.ensure_cas()
         self.setup_tokens()
-        if installed:
-            return
-        files = {}
-        for n in ("server-ca", "client-ca", "request-header-ca"):
-            for ext in (".crt", ".key"):
-                with open(self.tlsf(n + ext)) as fh:
-                    files[n + ext] = fh.read()
-        key = kine.bootstrap_key(self.password)
-        data = {"files": files, "agentPassword": self.agent_password, "critical": self.critical(net)}
-        try:
-            store.put_new(key, kine.encrypt(self.password, json.dumps(data).encode()))
-            klog.info("Saved bootstrap data to the datastore")
-        except kine.Conflict:
-            cur = store.latest(key)
-            load(self.password, cur[2])
+        if not found and self.save_bootstrap(store, net, diff):
             self.ensure_cas()
             self.setup_tokens()
 
@@ -960,6 +1138,55 @@ class K3sServer:
         klog.info("etcd member %s is ready (%d members)", cluster.name, len(cluster.members))
         return etcd.ReplicatedStore(local, cluster)
 
+    def reconcile_etcd(self, etcd_dir, etcd_db, net):
+        """K3s Bootstrap for an initialized etcd member that does not join (pkg/cluster/bootstrap.go
+        reconcileEtcd): before etcd starts, the bootstrap data in this member's own data are reconciled with the
+        disk, so a datastore restored from a snapshot brings back the cluster's CAs.  The double reads its member
+        data directly (K3s starts a temporary etcd on a copy).  Returns read_bootstrap's answer."""
+        etcd.check_downgrade(etcd_dir, version.etcd_version())  # etcd refuses newer data before it opens them
+        local = Store(etcd_db)
+        try:
+            return self.read_bootstrap(local, self._given_password(), net,
+                                       RECONCILE_ETCD_FAILED + BOOTSTRAP_DIFFERENT_TOKEN)
+        finally:
+            local.close()
+
+    def cluster_reset(self, etcd_dir, etcd_db):
+        """``k3s server --cluster-reset [--cluster-reset-restore-path=<snapshot>]`` (K3s pkg/cluster/managed.go
+        start, pkg/etcd/etcd.go Reset): restore the snapshot (possibly onto a data dir without etcd: a new host),
+        make this member the only one, write reset-flag, then reconcile the bootstrap data of the datastore with
+        the disk as K3s's rebootstrap (storageBootstrap) does, and exit 0."""
+        o = self.o
+        restore_path = o["cluster-reset-restore-path"]
+        token_file = os.path.join(self.sdir, "token")
+        if restore_path and not (o["token"] or o["token-file"]) and not os.path.exists(token_file):
+            klog.fatal("%s does not exist, please pass --token to complete the restoration", token_file)
+        if not restore_path and not os.path.isdir(etcd_dir):
+            klog.fatal("starting kubernetes: preparing server: cluster-reset requires embedded etcd "
+                       "(kubeforge K3s test double: no etcd database in %s)", self.dbdir)
+        if restore_path:
+            try:
+                snapshotmod.restore(restore_path, etcd_dir, etcd_db, self.sdir)
+            except snapshotmod.SnapshotError as e:
+                klog.fatal("starting kubernetes: preparing server: start managed database: %s", e)
+        else:
+            etcd.check_downgrade(etcd_dir, version.etcd_version())  # the reset starts the member too
+        st = Store(etcd_db) if os.path.exists(etcd_db) else None
+        try:
+            if st is not None:
+                st.set_meta("etcd-members", "[]")  # this member alone forms the cluster on next start
+            open(os.path.join(self.dbdir, "reset-flag"), "w").close()
+            pw = self._given_password()
+            if st is not None and pw is not None:
+                # K3s: without a token (flag or server/token) there is nothing to reconcile with yet
+                self.read_bootstrap(st, pw, self.net, BOOTSTRAP_DIFFERENT_TOKEN, reset=True)
+        finally:
+            if st is not None:
+                st.close()
+        klog.info("Managed etcd cluster membership has been reset, restart without --cluster-reset flag now. "
+                  "Backup and delete ${datadir}/server/db on each peer etcd server and rejoin the nodes")
+        return 0
+
     # -- run -------------------------------------------------------------------
     def run(self):
         o = self.o
@@ -977,6 +1204,7 @@ class K3sServer:
         self.etcd_mode = False
         self.cluster = None
         self.boot = None
+        self.after_reset = False
         etcd_dir = os.path.join(self.dbdir, "etcd")
         etcd_db = os.path.join(etcd_dir, "member", "snap", "db")
         ds = o["datastore-endpoint"]
@@ -994,42 +1222,30 @@ class K3sServer:
                 klog.fatal("starting kubernetes: preparing server: failed to normalize server token; must be in format K10<CA-HASH>::<USERNAME>:<PASSWORD> or <PASSWORD>: token must not be empty")
             self.boot = self.join_bootstrap(net)
         if o["cluster-reset"]:
-            token_file = os.path.join(self.sdir, "token")
-            if o["cluster-reset-restore-path"] and not (o["token"] or o["token-file"]) and not os.path.exists(token_file):
-                klog.fatal("%s does not exist, please pass --token to complete the restoration", token_file)
-            if not os.path.isdir(etcd_dir):
-                klog.fatal("starting kubernetes: preparing server: cluster-reset requires embedded etcd "
-                           "(kubeforge K3s test double: no etcd database in %s)", self.dbdir)
-            if not o["cluster-reset-restore-path"]:
-                etcd.check_downgrade(etcd_dir, version.etcd_version())  # the reset starts the member too
-            if o["cluster-reset-restore-path"]:
-                try:
-                    snapshotmod.restore(o["cluster-reset-restore-path"], etcd_dir, etcd_db, self.sdir)
-                except snapshotmod.SnapshotError as e:
-                    klog.fatal("starting kubernetes: preparing server: start managed database: %s", e)
-            if os.path.exists(etcd_db):
-                st = Store(etcd_db)
-                st.set_meta("etcd-members", "[]")  # this member alone forms the cluster on next start
-                st.close()
-            open(os.path.join(self.dbdir, "reset-flag"), "w").close()
-            klog.info("Managed etcd cluster membership has been reset, restart without --cluster-reset flag now. "
-                      "Backup and delete ${datadir}/server/db on each peer etcd server and rejoin the nodes")
-            return 0
+            return self.cluster_reset(etcd_dir, etcd_db)
         if not self.external and (o["cluster-init"] or self.boot or os.path.isdir(etcd_dir)):
             self.etcd_mode = True
             os.makedirs(os.path.join(self.dbdir, "etcd"), exist_ok=True)
             rf = os.path.join(self.dbdir, "reset-flag")
             if os.path.exists(rf):
+                # K3s cluster.start: after a cluster reset (a restore too), deleteNodePasswdSecret runs before the
+                # reset-flag goes (see own_node_password)
+                self.after_reset = True
                 os.remove(rf)
         self.setup_node_identity(net)
         t0 = time.time()
         ext_store = None
+        # an embedded etcd member that did not join through --server keeps the bootstrap data in its etcd
+        etcd_bootstrap = self.etcd_mode and self.boot is None
+        etcd_found = None
         if self.external:
             tls = {"cafile": o["datastore-cafile"], "certfile": o["datastore-certfile"],
                    "keyfile": o["datastore-keyfile"]}
             ext_store = kine.open_store(ds, tls, self.environ, self.stop)
             self.external_bootstrap(ext_store, net)
         else:
+            if etcd_bootstrap and os.path.exists(etcd_db):
+                etcd_found = self.reconcile_etcd(etcd_dir, etcd_db, net)
             self.ensure_cas()
             self.setup_tokens()
         self.ensure_serving_cert(net)
@@ -1041,6 +1257,13 @@ class K3sServer:
             store = self.start_etcd(etcd_dir, etcd_db)
             if store is None:
                 return 0
+            if etcd_bootstrap and etcd_found is None:
+                # K3s Save once etcd is ready (pkg/cluster/cluster.go; K3s panics with the error, the double exits 1
+                # with it): no entry in this member's data before it synced with its peers, or a new cluster
+                if self.save_bootstrap(store, net, BOOTSTRAP_DIFFERENT_TOKEN):
+                    self.ensure_cas()
+                    self.setup_tokens()
+                    self.ensure_serving_cert(net)
         else:
             store = Store(os.path.join(self.dbdir, "state.db"))
             klog.info("Configuring sqlite3 database connection pooling: maxIdleConns=2, maxOpenConns=0, connMaxLifetime=0s")
@@ -1074,6 +1297,7 @@ class K3sServer:
                        "listen tcp %s:%d: bind: %s", bind, port, (e.strerror or str(e)).lower())
         self.import_images()
         self.write_kubeconfig()
+        self.own_node_password(store)
         self.register_node(store)
         klog.info("Tunnel server egress proxy mode: %s", o["egress-selector-mode"])
         sd_notify("READY=1\n", self.environ)

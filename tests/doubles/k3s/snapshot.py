@@ -11,10 +11,15 @@ answers an ETCDSnapshotFileList. Save from the CLI never prunes; prune keeps the
 name starts with ``<name>-<node name>`` (none pruned when retention < 1).
 
 The double's snapshot file is a consistent copy of its etcd store (SQLite's online backup), so a restore puts
-back exactly the objects (and the member list) of the moment it was taken. The restore moves
-``server/db/etcd`` to ``server/db/etcd-old-<unix seconds>`` and makes a new one from the file, with this server
-as the only member. Not simulated: S3 (refused by name), ETCDSnapshotFile objects in the API, the snapshot
-schedule (``etcd-snapshot-schedule-cron``), the extra-metadata ConfigMap.
+back exactly the objects (and the member list) of the moment it was taken, and the cluster's bootstrap data:
+as in K3s, the server that started the cluster stores its CAs (certificates and keys), encrypted with the token
+password, under the key ``/bootstrap/<hash of the password>`` of its etcd (server.py save_bootstrap). The
+restore moves ``server/db/etcd`` to ``server/db/etcd-old-<unix seconds>`` when there is one (a new host has
+none) and makes a new one from the file, with this server as the only member; the server then writes those
+CAs to ``server/tls`` (K3s's rebootstrap), so a snapshot restored on new hosts with the original token brings
+back the original cluster CA and token, and one restored with another token is refused (``bootstrap data
+already found and encrypted with different token``). Not simulated: S3 (refused by name), ETCDSnapshotFile
+objects in the API, the snapshot schedule (``etcd-snapshot-schedule-cron``), the extra-metadata ConfigMap.
 """
 import json
 import os
@@ -167,8 +172,10 @@ def handle(store, server_dir, node_name, request):
 # -- restore (k3s server --cluster-reset --cluster-reset-restore-path) ------------------------------------
 
 def restore(restore_path, etcd_dir, etcd_db, server_dir, now=None):
-    """Move the etcd directory aside and make a new one from the snapshot file; the caller then resets the
-    membership as a plain --cluster-reset does. Raises SnapshotError with K3s's message."""
+    """Move the etcd directory aside, when there is one (a new host has none), and make a new one from the
+    snapshot file; the caller then resets the membership as a plain --cluster-reset does and reconciles the
+    bootstrap data. Returns the directory the old data moved to, or None. Raises SnapshotError with K3s's
+    message."""
     if not os.path.exists(restore_path):
         raise SnapshotError("stat %s: no such file or directory" % restore_path)
     source = restore_path
@@ -191,9 +198,11 @@ def restore(restore_path, etcd_dir, etcd_db, server_dir, now=None):
             probe.close()
     except sqlite3.DatabaseError:
         raise SnapshotError("snapshot file %s is not an etcd snapshot: database disk image is malformed" % source)
-    old = "%s-old-%d" % (etcd_dir, int(time.time() if now is None else now))
-    os.rename(etcd_dir, old)
-    klog.info("Pre-restore etcd database moved to %s", old)
+    old = None
+    if os.path.lexists(etcd_dir):
+        old = "%s-old-%d" % (etcd_dir, int(time.time() if now is None else now))
+        os.rename(etcd_dir, old)
+        klog.info("Pre-restore etcd database moved to %s", old)
     os.makedirs(os.path.dirname(etcd_db), 0o700)
     os.chmod(etcd_dir, 0o700)
     shutil.copyfile(source, etcd_db)

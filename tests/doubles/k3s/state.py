@@ -25,6 +25,11 @@ class Unavailable(Exception):
     to a 500 Status whose message is the exception text."""
 
 
+# The resource under which raw keys live beside the objects (K3s keeps its bootstrap data at the etcd key
+# /bootstrap/<hash>, outside /registry): no API resource has this name.  The body is the value as a JSON string.
+RAW_KEYS = "~raw-keys"
+
+
 class Store:
     def __init__(self, path):
         self.path = path
@@ -126,6 +131,35 @@ class Store:
                 self.db.execute("ROLLBACK")
                 raise
         return obj
+
+    # -- raw keys (kine.KineStore's interface: K3s's bootstrap data) ---------
+    def prefix(self, prefix):
+        """{key: (revision, False, value bytes)} of the raw keys starting with ``prefix``."""
+        with self._lock:
+            rows = self.db.execute("SELECT name, rv, body FROM objects WHERE resource=? AND namespace=''",
+                                   (RAW_KEYS,)).fetchall()
+        return {name: (rv, False, json.loads(body).encode()) for name, rv, body in rows if name.startswith(prefix)}
+
+    def latest(self, key):
+        """(revision, False, value bytes) of a raw key, or None."""
+        return self.prefix(key).get(key)
+
+    def put_new(self, key, value):
+        """Create a raw key in this store only (etcd.ReplicatedStore replicates); Conflict if it exists."""
+        with self._lock:
+            self.db.execute("BEGIN IMMEDIATE")
+            try:
+                if self.db.execute("SELECT 1 FROM objects WHERE resource=? AND namespace='' AND name=?",
+                                   (RAW_KEYS, key)).fetchone():
+                    raise Conflict(key)
+                rv = self._next_rv()
+                self.db.execute("INSERT INTO objects(resource, namespace, name, rv, body) VALUES (?,?,?,?,?)",
+                                (RAW_KEYS, "", key, rv, json.dumps(value.decode())))
+                self.db.execute("COMMIT")
+            except BaseException:
+                self.db.execute("ROLLBACK")
+                raise
+        return rv
 
     # -- replication support (etcd.py) ------------------------------------
     def reserve_rv(self):

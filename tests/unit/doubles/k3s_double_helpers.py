@@ -2,7 +2,8 @@
 
 Everything runs in temp dirs on loopback with free high ports; nothing under
 /etc or /var is touched (K3S_CONFIG_FILE, --data-dir and -o always point into
-tmp_path; HOME is a temp dir too)."""
+tmp_path; HOME is a temp dir too; /etc/rancher/node, the node password, lies under
+the KUBEFORGE_DOUBLE_ROOT test hook, tmp_path/host unless a test gives a host its own)."""
 import os
 import socket
 import subprocess
@@ -88,9 +89,11 @@ class Env:
         (self.cgroup / "cgroup.controllers").write_text("cpu memory pids\n")
         home = tmp_path / "home"
         home.mkdir()
+        self.root = tmp_path / "host"  # the filesystem root of /etc/rancher/node (node password)
         self.env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "HOME": str(home),
                     "K3S_CONFIG_FILE": str(self.config),
-                    "KUBEFORGE_DOUBLE_CGROUP_ROOT": str(self.cgroup)}
+                    "KUBEFORGE_DOUBLE_CGROUP_ROOT": str(self.cgroup),
+                    "KUBEFORGE_DOUBLE_ROOT": str(self.root)}
         self.port = free_port()
 
     def base_args(self):

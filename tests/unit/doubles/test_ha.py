@@ -15,6 +15,7 @@ class Node:
     def __init__(self, base, i):
         self.i = i
         self.dir = base.tmp / ("s%d" % i)
+        self.root = base.tmp / ("host-s%d" % i)  # each server its own host: its own /etc/rancher/node
         self.port = free_port()
         self.peer = free_port()
         self.client = free_port()
@@ -52,7 +53,7 @@ def cluster(k3s_bin, kenv):
             nodes.append(Node(kenv, len(nodes) + 1))
         n = nodes[i - 1]
         env = dict(kenv.env, KUBEFORGE_DOUBLE_ETCD_PEER_PORT=str(n.peer),
-                   KUBEFORGE_DOUBLE_ETCD_CLIENT_PORT=str(n.client))
+                   KUBEFORGE_DOUBLE_ETCD_CLIENT_PORT=str(n.client), KUBEFORGE_DOUBLE_ROOT=str(n.root))
         n.proc = Proc(binary or k3s_bin, n.args(extra), env,
                       kenv.tmp / ("s%d-%d.log" % (i, int(time.time() * 1000))))
         if wait:

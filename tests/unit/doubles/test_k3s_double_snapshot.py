@@ -5,13 +5,14 @@ import json
 import os
 import re
 import shutil
+import sqlite3
 import stat
 import zipfile
 
 import pytest
 
 from k3s_double_helpers import run
-from test_ha import cluster, join_url  # noqa: F401  (fixture)
+from test_ha import Node, cluster, join_url  # noqa: F401  (fixture)
 
 TOKEN = "snapsecret"
 SAVED = re.compile(r"Snapshot (on-demand-srv1-\d+) saved\.")
@@ -119,11 +120,13 @@ def test_wrong_token_and_stopped_server(k3s_bin, kenv, s1):
 
 def test_restore_brings_back_the_objects_of_the_snapshot(k3s_bin, kenv, cluster):  # noqa: F811
     s1 = cluster(1, ["--cluster-init", "--token", TOKEN])
+    assert "Saved bootstrap data to the datastore" in s1.proc.log()
     assert s1.api("POST", "/api/v1/namespaces/default/configmaps", configmap("kept", "before"))[0] == 201
     name = SAVED.search(snapshot(k3s_bin, kenv, s1, "save").stderr).group(1)
     path = s1.dir / "server" / "db" / "snapshots" / name
     assert s1.api("POST", "/api/v1/namespaces/default/configmaps", configmap("after", "x"))[0] == 201
     s1.proc.stop()
+    ca = (s1.dir / "server" / "tls" / "server-ca.crt").read_bytes()
 
     r = run(k3s_bin, s1.args(["--cluster-reset", "--cluster-reset-restore-path", str(path)]), kenv.env)
     assert r.returncode == 0, r.stderr
@@ -131,6 +134,12 @@ def test_restore_brings_back_the_objects_of_the_snapshot(k3s_bin, kenv, cluster)
     old = re.search(r"Pre-restore etcd database moved to ([^\s\"]+)", r.stderr).group(1)
     assert re.fullmatch(re.escape(str(s1.dir / "server" / "db" / "etcd")) + r"-old-\d+", old)
     assert (s1.dir / "server" / "db" / "reset-flag").exists()
+    # K3s's rebootstrap: the bootstrap data of the snapshot (the token from server/token) reconciled with the disk,
+    # the certificates directory backed up first
+    assert "Reconciling bootstrap data between datastore and disk" in r.stderr
+    backup = re.search(r"Cluster reset: backing up certificates directory to ([^\s\"]+)", r.stderr).group(1)
+    assert re.fullmatch(re.escape(str(s1.dir / "server" / "tls")) + r"-\d+", backup)
+    assert (s1.dir / "server" / "tls" / "server-ca.crt").read_bytes() == ca
 
     s1 = cluster(1, ["--token", TOKEN])
     assert s1.api("GET", "/api/v1/namespaces/default/configmaps/kept")[1]["data"] == {"v": "before"}
@@ -196,3 +205,123 @@ def test_a_server_not_wiped_after_a_restore_refuses_to_start(k3s_bin, kenv, clus
     assert s2.api("GET", "/api/v1/namespaces/default/configmaps/kept")[1]["data"] == {"v": "before"}
     members = json.loads((s1.dir / "server" / "db" / "etcd" / "member.json").read_text())["members"]
     assert len(members) == 2
+
+
+# -- restoring a snapshot to new hosts (K3s docs cli/etcd-snapshot.md: the original token, a data dir without etcd) --
+
+def new_host(cluster, kenv, i):  # noqa: F811
+    """Server i of the cluster fixture, not started: a host where K3s is installed but has never run."""
+    while len(cluster.nodes) < i:
+        cluster.nodes.append(Node(kenv, len(cluster.nodes) + 1))
+    return cluster.nodes[i - 1]
+
+
+def cluster_a(k3s_bin, kenv, cluster, tmp_path):  # noqa: F811
+    """Cluster A (server 1): a ConfigMap, a snapshot copied off the host, then the host is gone (stopped).
+    Returns the copy and A's server dir."""
+    a = cluster(1, ["--cluster-init", "--token", TOKEN])
+    assert a.api("POST", "/api/v1/namespaces/default/configmaps", configmap("kept", "from-a"))[0] == 201
+    name = SAVED.search(snapshot(k3s_bin, kenv, a, "save").stderr).group(1)
+    copy = tmp_path / "offsite" / name
+    copy.parent.mkdir()
+    shutil.copyfile(a.dir / "server" / "db" / "snapshots" / name, copy)
+    assert a.proc.stop() == 0
+    return copy, a.dir / "server"
+
+
+def bootstrap_keys(server_dir):
+    db = sqlite3.connect("file:%s?mode=ro" % (server_dir / "db" / "etcd" / "member" / "snap" / "db"), uri=True)
+    try:
+        return [r[0] for r in db.execute("SELECT name FROM objects WHERE name LIKE '/bootstrap/%'")]
+    finally:
+        db.close()
+
+
+def test_restore_on_a_new_host_with_the_original_token_brings_back_the_cluster_ca(k3s_bin, kenv, cluster,  # noqa: F811
+                                                                                   tmp_path):
+    snap, a = cluster_a(k3s_bin, kenv, cluster, tmp_path)
+    a_token = (a / "token").read_text()
+    b = new_host(cluster, kenv, 2)
+    r = run(k3s_bin, b.args(["--cluster-init", "--cluster-reset", "--cluster-reset-restore-path", str(snap),
+                             "--token", a_token.strip()]), kenv.env)
+    assert r.returncode == 0, r.stderr
+    assert "Managed etcd cluster membership has been reset" in r.stderr
+    assert "Pre-restore etcd database moved" not in r.stderr  # nothing to move aside
+    assert not [d for d in os.listdir(b.dir / "server" / "db") if d.startswith("etcd-old-")]
+    assert "Reconciling bootstrap data between datastore and disk" in r.stderr
+    assert "backing up certificates directory" not in r.stderr  # no certificates on the new host yet
+
+    # then started normally, with the bare password: the only member, A's objects, A's CAs and token file
+    b = cluster(2, ["--cluster-init", "--token", TOKEN])
+    assert "Starting etcd for new cluster" in b.proc.log()
+    assert b.api("GET", "/api/v1/namespaces/default/configmaps/kept")[1]["data"] == {"v": "from-a"}
+    for f in ("server-ca.crt", "server-ca.key", "client-ca.crt", "request-header-ca.key", "etcd/peer-ca.crt",
+              "etcd/server-ca.key"):
+        assert (b.dir / "server" / "tls" / f).read_bytes() == (a / "tls" / f).read_bytes(), f
+    assert (b.dir / "server" / "token").read_text() == a_token
+    members = json.loads((b.dir / "server" / "db" / "etcd" / "member.json").read_text())["members"]
+    assert [m["name"].rsplit("-", 1)[0] for m in members] == ["srv2"]
+    assert not (b.dir / "server" / "db" / "reset-flag").exists()
+    assert "Saved bootstrap data to the datastore" not in b.proc.log()
+
+    # another new host joins it with A's token: the CA from /v1-k3s/server-bootstrap, the bootstrap data replicated
+    c = cluster(3, ["--server", join_url(b), "--token", a_token.strip()])
+    assert (c.dir / "server" / "tls" / "server-ca.crt").read_bytes() == (a / "tls" / "server-ca.crt").read_bytes()
+    assert c.api("GET", "/api/v1/namespaces/default/configmaps/kept")[1]["data"] == {"v": "from-a"}
+    assert len(json.loads((b.dir / "server" / "db" / "etcd" / "member.json").read_text())["members"]) == 2
+    assert bootstrap_keys(c.dir / "server") == bootstrap_keys(b.dir / "server") == bootstrap_keys(a)
+    assert len(bootstrap_keys(a)) == 1
+
+
+def test_restore_on_a_new_host_with_another_token_is_refused(k3s_bin, kenv, cluster, tmp_path):  # noqa: F811
+    snap, a = cluster_a(k3s_bin, kenv, cluster, tmp_path)
+    b = new_host(cluster, kenv, 2)
+    r = run(k3s_bin, b.args(["--cluster-init", "--cluster-reset", "--cluster-reset-restore-path", str(snap),
+                             "--token", "another"]), kenv.env)
+    assert r.returncode == 1, r.stderr
+    fatal = [line for line in r.stderr.splitlines() if "level=fatal" in line]
+    assert fatal and 'msg="bootstrap data already found and encrypted with different token"' in fatal[-1], r.stderr
+    # K3s wrote reset-flag before etcd came up; the next start reconciles again and fails the same way
+    b = cluster(2, ["--cluster-init", "--token", "another"], wait=False)
+    assert b.proc.proc.wait(30) == 1
+    fatal = [line for line in b.proc.log().splitlines() if "level=fatal" in line]
+    assert fatal and "Failed to reconcile with temporary etcd: bootstrap data already found and encrypted with " \
+        "different token" in fatal[-1], b.proc.log()
+    assert "k3s is up and running" not in b.proc.log()
+    assert not (b.dir / "server" / "tls" / "server-ca.crt").exists()
+
+
+def test_restore_on_a_new_host_needs_a_token_and_a_plain_reset_needs_etcd(k3s_bin, kenv, cluster,  # noqa: F811
+                                                                           tmp_path):
+    snap, _ = cluster_a(k3s_bin, kenv, cluster, tmp_path)
+    b = new_host(cluster, kenv, 2)
+    r = run(k3s_bin, b.args(["--cluster-init", "--cluster-reset", "--cluster-reset-restore-path", str(snap)]),
+            kenv.env)
+    assert r.returncode == 1
+    assert "%s does not exist, please pass --token to complete the restoration" % (b.dir / "server" / "token") \
+        in r.stderr
+    r = run(k3s_bin, b.args(["--cluster-init", "--cluster-reset", "--token", TOKEN]), kenv.env)
+    assert r.returncode == 1
+    assert "cluster-reset requires embedded etcd" in r.stderr
+    assert not (b.dir / "server" / "db" / "etcd").exists()
+    assert not (b.dir / "server" / "db" / "reset-flag").exists()
+
+
+def test_restore_of_a_snapshot_without_bootstrap_data_saves_it_at_the_next_start(k3s_bin, kenv, cluster,  # noqa: F811
+                                                                                 tmp_path):
+    """A snapshot taken before the double kept bootstrap data in etcd: nothing to reconcile; the next start
+    stores the CAs on disk."""
+    snap, a = cluster_a(k3s_bin, kenv, cluster, tmp_path)
+    db = sqlite3.connect(str(snap))
+    db.execute("DELETE FROM objects WHERE name LIKE '/bootstrap/%'")
+    db.commit()
+    db.close()
+    r = run(k3s_bin, cluster.nodes[0].args(["--cluster-reset", "--cluster-reset-restore-path", str(snap)]), kenv.env)
+    assert r.returncode == 0, r.stderr
+    assert "Reconciling bootstrap data" not in r.stderr
+    ca = (a / "tls" / "server-ca.crt").read_bytes()
+    s1 = cluster(1, ["--token", TOKEN])
+    assert "Saved bootstrap data to the datastore" in s1.proc.log()
+    assert (a / "tls" / "server-ca.crt").read_bytes() == ca
+    assert s1.api("GET", "/api/v1/namespaces/default/configmaps/kept")[1]["data"] == {"v": "from-a"}
+    assert len(bootstrap_keys(a)) == 1
