@@ -103,13 +103,17 @@ def build_manifest(files: list[dict[str, Any]], cluster: dict[str, Any], version
 
 
 def restore_problems(manifest: Any, found: dict[str, dict[str, Any]], cluster: dict[str, Any], version: str,
-                     token_sha256: str | None, confirm: list[str], where: str, engine: str = "") -> list[str]:
+                     token_sha256: str | None, confirm: list[str], where: str, engine: str = "",
+                     backup_token_sha256: str | None = None) -> list[str]:
     """What stops the restore of the backup at ``where`` into ``cluster``; empty when it may go ahead.
 
     ``found``: per file name of the folder, ``{"sha256", "size"}`` as read now; ``version``: the version that runs
-    on the cluster's servers; ``token_sha256``: the sha256 of the file that identifies the cluster now (K3s:
-    ``server/token``, kubeadm: ``/etc/kubernetes/pki/ca.crt``; None when the first server has none); ``confirm``:
-    the cluster names of ``restore_confirm``; ``engine``: the external datastore's engine now.
+    on the cluster's servers (on new hosts, the version the restore builds them at); ``token_sha256``: what
+    identifies the cluster now, the sha256 of K3s's token password (``server/token`` without its CA hash, which a
+    restore on new hosts changes back) or of kubeadm's ``/etc/kubernetes/pki/ca.crt``; None when the first server
+    has none, as on new hosts, which the restore builds with the backup's token or CA first; ``confirm``: the
+    cluster names of ``restore_confirm``; ``engine``: the external datastore's engine now;
+    ``backup_token_sha256``: the sha256 of the password of the backup's K3s token (the caller reads the file).
     """
     name = cluster["name"]
     kubeadm = cluster.get("distribution") == "kubeadm"
@@ -152,19 +156,16 @@ def restore_problems(manifest: Any, found: dict[str, dict[str, Any]], cluster: d
                             % (where, file_name, now.get("sha256"), now.get("size"), entry.get("sha256"),
                                entry.get("size")))
         if entry.get("role") == "token" and not kubeadm and token_sha256 is not None \
-                and token_sha256 != entry.get("sha256"):
-            problems.append("the token in %s is not the token of cluster '%s' now (server/token differs): restoring "
-                            "it would lock the servers out of their own datastore; restore a backup of this cluster, "
-                            "or rebuild it with the backup's token" % (where, name))
+                and token_sha256 != backup_token_sha256:
+            problems.append("the token in %s is not the token of cluster '%s' now (the password in server/token "
+                            "differs): restoring it would lock the servers out of their own datastore; restore a "
+                            "backup of this cluster, or run playbooks/reset.yml on the cluster first so that the "
+                            "restore builds it again with the backup's token" % (where, name))
         if entry.get("role") == "ca" and kubeadm and token_sha256 is not None and token_sha256 != entry.get("sha256"):
             problems.append("the cluster CA in %s is not the CA of cluster '%s' now (/etc/kubernetes/pki/ca.crt "
                             "differs): its control planes, kubelets and kubeconfigs trust the CA they have, and a "
                             "kubeadm backup is restored onto the cluster it was taken of; restore a backup of this "
                             "cluster" % (where, name))
-    if kubeadm and token_sha256 is None:
-        problems.append("cluster '%s' has no /etc/kubernetes/pki/ca.crt on its first control plane: this version of "
-                        "kubeforge.cluster restores a kubeadm backup onto the control planes it was taken on, with "
-                        "their PKI in place, not onto new hosts" % name)
     roles = {e.get("role") for e in manifest["files"]}
     problems.extend("%s/manifest.json lists no %s file: the backup cannot be restored" % (where, r)
                     for r in REQUIRED.get(str(cluster.get("distribution")), REQUIRED_ROLES) if r not in roles)
