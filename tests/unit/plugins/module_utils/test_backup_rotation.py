@@ -75,3 +75,39 @@ def test_the_script_runs_on_its_own_as_the_node_runs_it(tmp_path: Path) -> None:
     failed = subprocess.run(argv[:-len(WRITE)] + ["false"], capture_output=True, text=True, env=env, check=False)
     assert failed.returncode == 1
     assert failed.stderr.startswith("scheduled backup into %s failed: false exited 1" % (tmp_path / "b"))
+
+
+def test_a_dump_on_standard_output_is_written_whole_or_not_at_all(tmp_path: Path) -> None:
+    target = tmp_path / "dumps"
+    dump = ["sh", "-c", 'printf -- "-- dump of %s\\n" "$0"', "kubeforge"]
+    first = run_scheduled(str(target), 2, "kubeforge", dump, now=at(0), suffix=".sql", stdout=True)
+    assert first["dest"] == str(target / "kubeforge-20261205T000000Z.sql")
+    assert (target / "kubeforge-20261205T000000Z.sql").read_text() == "-- dump of kubeforge\n"
+    assert oct(os.stat(first["dest"]).st_mode & 0o777) == "0o600"
+    # a dump that fails half-way leaves no copy and no part file
+    torn = ["sh", "-c", 'printf "half"; echo "pg_dump: error: connection lost" >&2; exit 1']
+    with pytest.raises(RotationError, match="sh exited 1: pg_dump: error: connection lost"):
+        run_scheduled(str(target), 2, "kubeforge", torn, now=at(1), suffix=".sql", stdout=True)
+    assert os.listdir(target) == ["kubeforge-20261205T000000Z.sql"]
+    # a part file a killed run left goes with the next run; copies of another suffix are not counted
+    (target / "kubeforge-20261205T000100Z.sql.part").write_text("killed")
+    (target / "kubeforge-20261205T000000Z.db").write_text("another kind")
+    for minute in (2, 3):
+        run_scheduled(str(target), 2, "kubeforge", dump, now=at(minute), suffix=".sql", stdout=True)
+    assert sorted(os.listdir(target)) == ["kubeforge-20261205T000000Z.db", "kubeforge-20261205T000200Z.sql",
+                                          "kubeforge-20261205T000300Z.sql"]
+    with pytest.raises(RotationError, match="no-such-dump could not run"):
+        run_scheduled(str(target), 2, "kubeforge", ["no-such-dump"], now=at(4), suffix=".sql", stdout=True)
+
+
+def test_the_script_writes_a_dump_from_standard_output(tmp_path: Path) -> None:
+    lib = tmp_path / "lib"
+    lib.mkdir()
+    shutil.copy(MODULE_UTILS / "backup_rotation.py", lib / "backup_rotation.py")
+    argv = [sys.executable, str(lib / "backup_rotation.py"), "--dir", str(tmp_path / "d"), "--keep", "1", "--prefix",
+            "db", "--suffix", ".sql", "--stdout", "--", "echo", "SELECT 1;"]
+    done = subprocess.run(argv, capture_output=True, text=True, cwd=str(tmp_path), check=False)
+    assert done.returncode == 0, done.stderr
+    (copy,) = os.listdir(tmp_path / "d")
+    assert copy.startswith("db-") and copy.endswith("Z.sql")
+    assert (tmp_path / "d" / copy).read_text() == "SELECT 1;\n"
