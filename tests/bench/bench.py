@@ -34,7 +34,7 @@ import tempfile
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
-from typing import Callable, Dict, List, Optional, Sequence, Tuple
+from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(os.path.dirname(HERE))
@@ -42,7 +42,8 @@ sys.path.insert(0, HERE)
 
 from benchlib.report import (ShapeResult, backup_markdown, markdown, targets, upgrade_markdown,  # noqa: E402
                              workloads_markdown)
-from benchlib.shapes import (IMAGE, K3S_UPGRADE_FROM, K3S_VERSION, KUBERNETES_VERSION, SHAPES, SMOKE, Shape,  # noqa: E402
+from benchlib.shapes import (BACKUP_SHAPES, IMAGE, K3S_UPGRADE_FROM, K3S_VERSION, KUBERNETES_VERSION, SHAPES, SMOKE,  # noqa: E402
+                             Shape,
                              forks_for, host_names, inventory)
 from benchlib.stats import RunStats, read_access_log, read_events  # noqa: E402
 
@@ -116,6 +117,11 @@ class ApiReader(threading.Thread):
 
 class BenchError(Exception):
     pass
+
+
+def kubectl_on_node(distribution: str) -> List[str]:
+    """The command a node runs kubectl with: K3s's own, or kubeadm's kubectl with the admin kubeconfig."""
+    return ["k3s", "kubectl"] if distribution == "k3s" else ["kubectl", "--kubeconfig", "/etc/kubernetes/admin.conf"]
 
 
 def log(msg: str) -> None:
@@ -338,42 +344,52 @@ class Bench:
 
     # -- backup and restore -----------------------------------------------------------------
     def run_backup(self, markers: Sequence[int]) -> List[Dict[str, float]]:
-        """Time backup.yml and restore.yml of a K3s cluster of 3 etcd servers holding each count of marker ConfigMaps.
+        """Time backup.yml and restore.yml of each of BACKUP_SHAPES (K3s 3 embedded etcd servers, a kubeadm control
+        plane with stacked etcd) holding each count of marker ConfigMaps.
 
-        One cluster for all counts, in ascending order: markers are added up to each count, then the cluster is
-        backed up and restored from that backup. Returns one row per count: markers, backup and restore seconds,
-        and the snapshot's size in bytes."""
-        shape = Shape("k3s-etcd-3", "K3s 3 servers (etcd)", "k3s", 3, 0)
-        prefix = f"{self.tag}-backup"
+        One cluster a shape for all counts, in ascending order: markers are added up to each count, then the cluster
+        is backed up and restored from that backup. Returns one row per shape and count: the cluster, markers, backup
+        and restore seconds, and the size of the backup's datastore file in bytes."""
+        rows: List[Dict[str, Any]] = []
+        for shape in BACKUP_SHAPES:
+            rows += self.run_backup_shape(shape, markers)
+        return rows
+
+    def run_backup_shape(self, shape: Shape, markers: Sequence[int]) -> List[Dict[str, Any]]:
+        prefix = f"{self.tag}-backup-{shape.distribution}"
         groups = host_names(shape, prefix)
         run_dir = self.run_dir(prefix)
         names = groups["servers"]
-        rows: List[Dict[str, float]] = []
+        forks = forks_for(shape.hosts)
+        rows: List[Dict[str, Any]] = []
         try:
             self.containers(names)
-            inv = inventory(shape, groups, mirror_url=self.mirror_url, run_dir=run_dir)
+            inv = inventory(shape, groups, mirror_url=self.mirror_url, run_dir=run_dir,
+                            images_archive=self.images_archive(shape))
             inv["all"]["vars"]["backup_dir"] = f"{run_dir}/backups"
-            wall, _, _, _ = self.playbook(os.path.join(ROOT, "site.yml"), inv, f"{prefix}-site", forks_for(3))
-            log(f"backup: cluster of 3 etcd servers built in {wall:.1f}s")
+            wall, _, _, _ = self.playbook(os.path.join(ROOT, "site.yml"), inv, f"{prefix}-site", forks)
+            log(f"backup: {shape.title} built in {wall:.1f}s")
             have = 0
             for count in sorted(set(markers)):
-                self.add_markers(names[0], have, count)
+                self.add_markers(names[0], have, count, shape.distribution)
                 have = count
                 backup, _, _, _ = self.playbook(os.path.join(ROOT, "playbooks", "backup.yml"), inv,
-                                                f"{prefix}-backup-{count}", forks_for(3))
+                                                f"{prefix}-backup-{count}", forks)
                 folder = sorted(os.listdir(f"{run_dir}/backups/bench"))[-1]
                 with open(f"{run_dir}/backups/bench/{folder}/manifest.json") as f:
                     size = sum(e["size"] for e in json.load(f)["files"] if e["role"] == "datastore")
                 restore_inv = json.loads(json.dumps(inv))
                 restore_inv["all"]["vars"].update(restore_from=f"{run_dir}/backups/bench/{folder}", restore_confirm="bench")
                 restore, _, _, _ = self.playbook(os.path.join(ROOT, "playbooks", "restore.yml"), restore_inv,
-                                                 f"{prefix}-restore-{count}", forks_for(3))
-                left = self.docker("exec", names[0], "k3s", "kubectl", "get", "configmaps", "-n", "default",
-                                   "-l", "kubeforge.io/bench=marker", "-o", "name", timeout=300).split()
+                                                 f"{prefix}-restore-{count}", forks)
+                left = self.docker("exec", names[0], *kubectl_on_node(shape.distribution), "get", "configmaps",
+                                   "-n", "default", "-l", "kubeforge.io/bench=marker", "-o", "name", timeout=300).split()
                 if len(left) != count:
-                    raise BenchError(f"backup: {len(left)} markers after the restore, not {count}")
-                log(f"backup: {count} markers: backup {backup:.1f}s, restore {restore:.1f}s, snapshot {size} bytes")
-                rows.append({"markers": count, "backup": backup, "restore": restore, "snapshot_bytes": size})
+                    raise BenchError(f"backup: {len(left)} markers after the restore of {shape.key}, not {count}")
+                log(f"backup: {shape.key}, {count} markers: backup {backup:.1f}s, restore {restore:.1f}s, "
+                    f"snapshot {size} bytes")
+                rows.append({"cluster": shape.title, "markers": count, "backup": backup, "restore": restore,
+                             "snapshot_bytes": size})
         finally:
             self.remove(names)
         return rows
@@ -469,13 +485,14 @@ class Bench:
                 self.remove(names)
         return rows
 
-    def add_markers(self, node: str, start: int, end: int) -> None:
+    def add_markers(self, node: str, start: int, end: int, distribution: str = "k3s") -> None:
         """Create the ConfigMaps kf-bench-<start>..<end - 1> on the cluster, through the node's kubectl."""
         for first in range(start, end, 500):
             items = [{"apiVersion": "v1", "kind": "ConfigMap",
                       "metadata": {"name": f"kf-bench-{i}", "namespace": "default", "labels": {"kubeforge.io/bench": "marker"}},
                       "data": {"n": str(i)}} for i in range(first, min(end, first + 500))]
-            proc = subprocess.run(["docker", "exec", "-i", node, "k3s", "kubectl", "create", "--validate=false", "-f", "-"],
+            proc = subprocess.run(["docker", "exec", "-i", node, *kubectl_on_node(distribution), "create", "--validate=false",
+                                   "-f", "-"],
                                   input=json.dumps({"apiVersion": "v1", "kind": "List", "items": items}),
                                   capture_output=True, text=True, timeout=1800)
             if proc.returncode != 0:

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import statistics
 from dataclasses import dataclass, field
-from typing import Dict, List, Optional, Sequence, Tuple
+from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 from .shapes import Shape
 from .stats import Spread, ratio, spread
@@ -159,19 +159,21 @@ def markdown(results: Dict[str, ShapeResult], machine: str, when: str, command: 
     return "\n".join(lines) + "\n"
 
 
-def backup_markdown(rows: List[Dict[str, float]], where: str, when: str) -> str:
-    """The report of the backup and restore times."""
+def backup_markdown(rows: List[Dict[str, Any]], where: str, when: str) -> str:
+    """The report of the backup and restore times, one row per cluster and count."""
     lines = [
         "# Backup and restore times",
         "",
-        f"Measured {when} by `tests/bench/bench.py --backup`, {where}. A K3s cluster of 3 embedded etcd servers (the",
-        "test double), markers added as ConfigMaps; `playbooks/backup.yml` then `playbooks/restore.yml` from that",
-        "backup, each timed whole (the planning play included). One run per count, on one cluster, counts ascending.",
+        f"Measured {when} by `tests/bench/bench.py --backup`, {where}. A K3s cluster of 3 embedded etcd servers and a",
+        "kubeadm control plane with stacked etcd (the test doubles), markers added as ConfigMaps; `playbooks/backup.yml`",
+        "then `playbooks/restore.yml` from that backup, each timed whole (the planning play included). One run per count,",
+        "on one cluster of each kind, counts ascending.",
         "",
-        "| markers | backup (s) | restore (s) | snapshot (bytes) |",
-        "| ---: | ---: | ---: | ---: |",
+        "| cluster | markers | backup (s) | restore (s) | snapshot (bytes) |",
+        "| --- | ---: | ---: | ---: | ---: |",
     ]
-    lines += [f"| {int(r['markers']):,} | {r['backup']:.1f} | {r['restore']:.1f} | {int(r['snapshot_bytes']):,} |" for r in rows]
+    lines += [f"| {r.get('cluster', 'K3s 3 servers (embedded etcd)')} | {int(r['markers']):,} | {r['backup']:.1f} "
+              f"| {r['restore']:.1f} | {int(r['snapshot_bytes']):,} |" for r in rows]
     return "\n".join(lines) + "\n"
 
 

@@ -43,6 +43,11 @@ SHAPES: Dict[str, Shape] = {s.key: s for s in (
     Shape("k3s-1+24", "K3s 1 server + 24 agents", "k3s", 1, 24),
     Shape("kubeadm-1+2", "kubeadm 1 control plane + 2 workers", "kubeadm", 1, 2),
 )}
+# The clusters bench.py --backup backs up and restores: each datastore the collection restores from a snapshot.
+BACKUP_SHAPES = (
+    Shape("k3s-etcd-3", "K3s 3 servers (embedded etcd)", "k3s", 3, 0),
+    Shape("kubeadm-1", "kubeadm 1 control plane (stacked etcd)", "kubeadm", 1, 0),
+)
 
 SMOKE = "k3s-1"
 
@@ -85,6 +90,9 @@ def inventory(shape: Shape, groups: Dict[str, List[str]], *, mirror_url: str, ru
         "cluster_k3s_channel_url": f"{mirror_url}/v1-release/channels",
         "kube_artifacts_source": "mirror",
         "kube_artifacts_mirror_url": f"{mirror_url}/dl.k8s.io",
+        # etcdctl and etcdutl of a kubeadm backup and restore: the mirror's etcd release.
+        "backup_etcd_source": "mirror",
+        "backup_etcd_mirror_url": f"{mirror_url}/github.com/etcd-io/etcd/releases/download",
     }
     if shape.distribution == "k3s":
         all_vars["cluster_k3s_version"] = K3S_VERSION

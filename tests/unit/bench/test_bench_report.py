@@ -325,15 +325,20 @@ def test_markdown_names_the_shapes_taken_from_an_earlier_run() -> None:
     assert "earlier run" not in report.markdown(results, "2 cores", "2026-12-03", "make bench")
 
 
-def test_backup_report_has_one_row_per_count() -> None:
+def test_backup_report_has_one_row_per_cluster_and_count() -> None:
     text = report.backup_markdown(
-        [{"markers": 1000, "backup": 12.34, "restore": 40.0, "snapshot_bytes": 1234567},
-         {"markers": 10000, "backup": 20.0, "restore": 55.56, "snapshot_bytes": 9876543}],
+        [{"cluster": "K3s 3 servers (embedded etcd)", "markers": 1000, "backup": 12.34, "restore": 40.0,
+          "snapshot_bytes": 1234567},
+         {"cluster": "K3s 3 servers (embedded etcd)", "markers": 10000, "backup": 20.0, "restore": 55.56,
+          "snapshot_bytes": 9876543},
+         {"cluster": "kubeadm 1 control plane (stacked etcd)", "markers": 1000, "backup": 9.0, "restore": 14.25,
+          "snapshot_bytes": 512032}],
         "2 cores", "2026-12-04")
     lines = text.splitlines()
     assert lines[0] == "# Backup and restore times"
-    assert "| 1,000 | 12.3 | 40.0 | 1,234,567 |" in lines
-    assert "| 10,000 | 20.0 | 55.6 | 9,876,543 |" in lines
+    assert "| K3s 3 servers (embedded etcd) | 1,000 | 12.3 | 40.0 | 1,234,567 |" in lines
+    assert "| K3s 3 servers (embedded etcd) | 10,000 | 20.0 | 55.6 | 9,876,543 |" in lines
+    assert "| kubeadm 1 control plane (stacked etcd) | 1,000 | 9.0 | 14.2 | 512,032 |" in lines
     assert "Measured 2026-12-04" in text and "2 cores" in text
 
 

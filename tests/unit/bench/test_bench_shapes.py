@@ -109,8 +109,10 @@ def test_inventory_mirror_urls_are_built_from_mirror_url() -> None:
     assert v["cluster_k3s_channel_url"] == "http://127.0.0.1:40001/v1-release/channels"
     assert v["kube_artifacts_source"] == "mirror"
     assert v["kube_artifacts_mirror_url"] == "http://127.0.0.1:40001/dl.k8s.io"
+    assert v["backup_etcd_source"] == "mirror"
+    assert v["backup_etcd_mirror_url"] == "http://127.0.0.1:40001/github.com/etcd-io/etcd/releases/download"
     urls = [value for value in v.values() if isinstance(value, str) and value.startswith("http")]
-    assert len(urls) == 3 and all(u.startswith("http://127.0.0.1:40001/") for u in urls)
+    assert len(urls) == 4 and all(u.startswith("http://127.0.0.1:40001/") for u in urls)
 
 
 def test_inventory_of_a_single_server_omits_empty_groups_and_optional_vars() -> None:
