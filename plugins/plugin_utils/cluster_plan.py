@@ -409,6 +409,8 @@ def _node_view(node: dict[str, Any], role: str) -> dict[str, Any]:
         "allow_cgroup_v1": _flag(node.get("allow_cgroup_v1")),
         # kubectl with the cluster's admin credentials, as the host runs it (servers hold them).
         "kubectl": list(node.get("kubectl") or []),
+        # The collection's scheduled-backup timers installed on the host (unit names).
+        "backup_timers": [str(t) for t in node.get("backup_timers") or []],
     }
 
 

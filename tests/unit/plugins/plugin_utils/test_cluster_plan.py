@@ -37,6 +37,12 @@ def test_single_server_cluster() -> None:
     assert cluster["api_endpoint"] == "10.0.0.2"
 
 
+def test_each_node_says_which_backup_timers_it_has() -> None:
+    plan = plan_clusters([node("s1", backup_timers=["kubeforge-k3s-sqlite-backup.timer"]), node("s2", cluster="b")])
+    assert plan["clusters"]["default"]["nodes"]["s1"]["backup_timers"] == ["kubeforge-k3s-sqlite-backup.timer"]
+    assert plan["clusters"]["b"]["nodes"]["s2"]["backup_timers"] == []
+
+
 def test_many_clusters_in_one_inventory_keep_inventory_order() -> None:
     plan = plan_clusters([node("b1", "b"), node("a1", "a"), node("b2", "b", roles=("agent",))])
     assert plan["errors"] == []
