@@ -443,8 +443,10 @@ class ControlPlane:
             elif not cluster.members:
                 cluster.set_members([{"name": n, "peerURL": u} for n, u in m["initial"]] or
                                     [{"name": cluster.name, "peerURL": m["peer_url"]}])
-            else:
-                cluster.sync_from_peers()
+            elif not cluster.sync_from_peers():
+                # No peer answered (a restored member starting first): the member list its data hold is the one it
+                # knows, and member.json, which kubeadm reset reads to find the other members, says so.
+                cluster.set_members(cluster.members)
         except Exception:
             cluster.close()
             local.close()

@@ -385,6 +385,30 @@ def test_member_restart_needs_quorum_and_syncs(ha):
     assert code == 200 and doc["data"] == {"n": "1"}
 
 
+def test_a_member_that_starts_before_its_peers_keeps_the_member_list_of_its_data(ha):
+    """Both members down (a restore starts them all together), cp2 first: no peer answers, and its member.json, which
+    kubeadm reset reads to find the other members, is the list its data hold, not nothing."""
+    cp1, cp2 = ha
+    cp1.stop_kubelet()
+    cp2.stop_kubelet()
+    os.remove(cp2.path("/var/lib/etcd/member.json"))
+    cp2.start_kubelet()
+    assert wait_for(lambda: os.path.exists(cp2.path("/var/lib/etcd/member.json")), timeout=30), \
+        cp2.kubelet_log()[-3000:]
+    with open(cp2.path("/var/lib/etcd/member.json")) as fh:
+        assert sorted(m["name"] for m in json.load(fh)["members"]) == ["cp1", "cp2"]
+    cp1.start_kubelet()
+    c2 = client(cp2, CP2_IP)
+
+    def writable():
+        try:
+            return c2.request("POST", "/api/v1/namespaces/default/configmaps",
+                              {"metadata": {"name": "both-back", "namespace": "default"}})[0] == 201
+        except kclient.APIError:
+            return False
+    assert wait_for(writable, timeout=60), cp2.kubelet_log()[-3000:]
+
+
 def test_reset_removes_etcd_member(ha):
     """Last: cp2 leaves; cp1 is then a one-member cluster again and keeps accepting writes."""
     cp1, cp2 = ha
